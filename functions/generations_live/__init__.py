@@ -1,0 +1,1 @@
+"""Generations Live: tracking, live feed, credits and analytics for AI-generation platforms."""

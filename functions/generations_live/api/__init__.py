@@ -1,0 +1,1 @@
+"""Thin adapters between Firebase triggers and the use cases."""

@@ -1,0 +1,22 @@
+"""Entry point of the deployed functions: it only initialises the app and exports.
+
+``firebase_admin.initialize_app()`` is needed here because the callable SDK
+verifies ID tokens with the default app before a handler runs; it makes no
+network call (and is skipped when an embedding process, such as a test,
+already did it). Firestore clients are built on first use, not at import.
+"""
+
+import firebase_admin
+
+from generations_live.api.callables import (
+    getLiveGenerations,
+    trackGeneration,
+    updateGenerationStatus,
+)
+
+try:
+    firebase_admin.get_app()
+except ValueError:
+    firebase_admin.initialize_app()
+
+__all__ = ["getLiveGenerations", "trackGeneration", "updateGenerationStatus"]

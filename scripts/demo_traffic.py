@@ -1,0 +1,230 @@
+"""Simulated traffic for the local backend: a few creators start generations
+and a worker reports how they ended, so the live feed has something to show.
+
+Everything goes through the public callables with Auth-emulator ID tokens,
+exactly as apps and workers would call them; nothing writes Firestore directly.
+
+    python scripts/demo_traffic.py --auth-url http://127.0.0.1:9099 \\
+        --functions-url http://127.0.0.1:5001/demo-generations-live/us-central1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from emulators import PROJECT_ID
+from firebase_clients import AppUser, AuthEmulator, CallableClient, CallableError
+
+log = logging.getLogger("demo")
+
+CREATORS = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Katherine Johnson",
+    "Claude Shannon",
+    "Hedy Lamarr",
+    "Margaret Hamilton",
+    "Edsger Dijkstra",
+)
+ENGINES = {
+    "image": ("gemini", "runware", "ideogram"),
+    "video": ("sora", "klingai", "runway"),
+    "audio": ("elevenlabs", "suno"),
+    "text": ("gemini", "mistral"),
+}
+PROMPTS = {
+    "image": (
+        "a lighthouse in a storm, oil painting",
+        "isometric pixel-art city at dusk",
+        "portrait of a red fox in fresh snow",
+    ),
+    "video": (
+        "drone shot over a misty fjord at sunrise",
+        "a paper boat drifting down a rainy street",
+    ),
+    "audio": ("lo-fi beat for studying, 90 bpm", "a warm voice reading a bedtime story"),
+    "text": ("a haiku about compilers", "the history of the analytical engine in 100 words"),
+}
+# How long each type runs, in seconds: long enough to watch it in the feed.
+RUN_TIME_S = {"image": (2.0, 6.0), "video": (5.0, 12.0), "audio": (3.0, 8.0), "text": (1.0, 3.0)}
+FAILURES = (
+    ("safety_filter", "the prompt was blocked by the engine's safety filter"),
+    ("engine_timeout", "the engine did not answer in time"),
+    ("engine_overloaded", "the engine refused the job: too many requests"),
+)
+OUTCOME_WEIGHTS = {"completed": 75, "failed": 15, "canceled": 10}
+START_CHANCE_PER_TICK = 0.6
+RETRY_CHANCE = 0.1
+FEED_EVERY_TICKS = 10
+
+
+@dataclass(frozen=True)
+class _Pending:
+    generation_id: str
+    owner: AppUser
+    outcome: str
+    started_at: float
+    due_at: float
+
+
+def run_demo(
+    auth_url: str,
+    functions_base_url: str,
+    project: str,
+    *,
+    stop: threading.Event,
+    seed: int | None = None,
+    users: int = 5,
+    tick_s: float = 1.0,
+) -> None:
+    """Create the accounts, then start and settle generations until ``stop`` is set."""
+    if not 1 <= users <= len(CREATORS):
+        raise ValueError(f"users must be between 1 and {len(CREATORS)}, got {users}")
+    rng = random.Random(seed)
+    auth = AuthEmulator(auth_url, project)
+    client = CallableClient(functions_base_url)
+    # The Admin SDK does not check expiry of Auth-emulator tokens, so these
+    # last as long as the demo does without refreshing.
+    creators = [auth.create_user(display_name=name) for name in rng.sample(CREATORS, users)]
+    worker = auth.create_user(display_name="Render Worker", claims={"worker": True})
+    log.info("signed up %s and a worker", ", ".join(str(c.display_name) for c in creators))
+
+    pending: list[_Pending] = []
+    ticks = 0
+    while not stop.wait(tick_s):
+        ticks += 1
+        now = time.monotonic()
+        for item in [p for p in pending if p.due_at <= now]:
+            if stop.is_set():
+                break
+            pending.remove(item)
+            _settle(client, item, worker, rng, now)
+        if rng.random() < START_CHANCE_PER_TICK:
+            started = _start(client, rng.choice(creators), rng)
+            if started is not None:
+                pending.append(started)
+        if ticks % FEED_EVERY_TICKS == 0:
+            _show_feed(client, creators[0])
+    log.info("stopped with %d generations still in progress", len(pending))
+
+
+def _start(client: CallableClient, creator: AppUser, rng: random.Random) -> _Pending | None:
+    kind = rng.choice(tuple(ENGINES))
+    request: dict[str, Any] = {
+        "type": kind,
+        "engine": rng.choice(ENGINES[kind]),
+        "prompt": rng.choice(PROMPTS[kind]),
+        "requestId": f"demo-{rng.getrandbits(64):016x}",
+        "batchSize": rng.choice((2, 4)) if kind == "image" and rng.random() < 0.3 else 1,
+        "visibility": "private" if rng.random() < 0.15 else "public",
+    }
+    result = _call(client, "trackGeneration", request, creator)
+    if result is None:
+        return None
+    generation_id = str(result["generationId"])
+    log.info(
+        "started   %s %s/%s x%d %s by %s: %r",
+        generation_id,
+        kind,
+        request["engine"],
+        request["batchSize"],
+        request["visibility"],
+        creator.display_name,
+        request["prompt"],
+    )
+    # Apps resend a request when the answer is lost; the requestId makes it harmless.
+    if rng.random() < RETRY_CHANCE:
+        again = _call(client, "trackGeneration", request, creator)
+        if again is not None and again["generationId"] == generation_id:
+            log.info("retried   %s: the resend found the same generation", generation_id)
+        elif again is not None:
+            log.warning("retried   %s: the resend made %s", generation_id, again["generationId"])
+    outcome = rng.choices(tuple(OUTCOME_WEIGHTS), weights=tuple(OUTCOME_WEIGHTS.values()))[0]
+    run_time = rng.uniform(*RUN_TIME_S[kind])
+    if outcome == "canceled":
+        run_time *= rng.uniform(0.2, 0.6)  # owners give up partway, not at the end
+    now = time.monotonic()
+    return _Pending(generation_id, creator, outcome, started_at=now, due_at=now + run_time)
+
+
+def _settle(
+    client: CallableClient, item: _Pending, worker: AppUser, rng: random.Random, now: float
+) -> None:
+    update: dict[str, Any] = {"generationId": item.generation_id, "status": item.outcome}
+    if item.outcome == "canceled":
+        if _call(client, "updateGenerationStatus", update, item.owner) is not None:
+            log.info("canceled  %s by its owner %s", item.generation_id, item.owner.display_name)
+        return
+    duration_ms = int((now - item.started_at) * 1000)
+    update["durationMs"] = duration_ms
+    if item.outcome == "failed":
+        code, message = rng.choice(FAILURES)
+        update["error"] = {"code": code, "message": message}
+    if _call(client, "updateGenerationStatus", update, worker) is None:
+        return
+    detail = f": {update['error']['code']}" if "error" in update else ""
+    log.info("%-9s %s after %.1f s%s", item.outcome, item.generation_id, duration_ms / 1000, detail)
+
+
+def _show_feed(client: CallableClient, reader: AppUser) -> None:
+    result = _call(client, "getLiveGenerations", {"limit": 50}, reader)
+    if result is not None:
+        statuses = Counter(str(g["status"]) for g in result["generations"])
+        log.info("feed      newest %d: %s", statuses.total(), dict(sorted(statuses.items())))
+
+
+def _call(client: CallableClient, name: str, data: Any, user: AppUser) -> Any:
+    """Call as ``user``; a refusal or a lost connection is logged, not fatal."""
+    try:
+        return client.call(name, data, id_token=user.id_token)
+    except CallableError as error:
+        log.warning("%s refused for %s: %s", name, user.display_name, error)
+    except requests.RequestException as error:
+        log.warning("%s did not reach the emulator: %s", name, error)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Simulated generation traffic for the emulators.")
+    parser.add_argument("--auth-url", required=True, help="e.g. http://127.0.0.1:9099")
+    parser.add_argument("--functions-url", required=True, help="base URL of the callables")
+    parser.add_argument("--project", default=PROJECT_ID)
+    parser.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--users", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%X"
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if args.duration is not None:
+        timer = threading.Timer(args.duration, stop.set)
+        timer.daemon = True
+        timer.start()
+    run_demo(
+        args.auth_url,
+        args.functions_url,
+        args.project,
+        stop=stop,
+        seed=args.seed,
+        users=args.users,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

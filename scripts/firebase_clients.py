@@ -1,0 +1,146 @@
+"""Clients of the local emulators as an app would use them: Auth-emulator
+accounts with real ID tokens, and the Firebase callable protocol over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+# The Auth emulator accepts any API key.
+API_KEY = "demo-api-key"
+
+
+@dataclass(frozen=True)
+class AppUser:
+    uid: str
+    email: str
+    display_name: str | None
+    id_token: str
+
+
+class CallableError(Exception):
+    """A callable answered with the protocol's error object."""
+
+    def __init__(self, http_status: int, status: str, message: str, details: Any) -> None:
+        super().__init__(f"{status}: {message}")
+        self.http_status = http_status
+        self.status = status
+        self.message = message
+        self.details = details
+
+    @property
+    def code(self) -> str:
+        """The status as client SDKs spell it: ``INVALID_ARGUMENT`` is ``invalid-argument``."""
+        return self.status.lower().replace("_", "-")
+
+
+class AuthEmulator:
+    """Creates accounts in the Auth emulator and signs them in."""
+
+    def __init__(
+        self, base_url: str, project: str, session: requests.Session | None = None
+    ) -> None:
+        self._base = f"{base_url}/identitytoolkit.googleapis.com/v1"
+        self._project = project
+        self._http = session or requests.Session()
+
+    def create_user(
+        self,
+        *,
+        display_name: str | None = "Test Creator",
+        email: str | None = None,
+        claims: dict[str, Any] | None = None,
+    ) -> AppUser:
+        email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+        password = "password-" + uuid.uuid4().hex
+        body: dict[str, Any] = {"email": email, "password": password, "returnSecureToken": True}
+        if display_name is not None:
+            body["displayName"] = display_name
+        signed_up = self._post("accounts:signUp", body)
+        uid = signed_up["localId"]
+        if claims:
+            self._http.post(
+                f"{self._base}/projects/{self._project}/accounts:update",
+                json={"localId": uid, "customAttributes": json.dumps(claims)},
+                headers={"Authorization": "Bearer owner"},
+                timeout=30,
+            ).raise_for_status()
+        # Sign in again so the token carries the display name and custom claims.
+        signed_in = self._post(
+            "accounts:signInWithPassword",
+            {"email": email, "password": password, "returnSecureToken": True},
+        )
+        return AppUser(
+            uid=uid, email=email, display_name=display_name, id_token=signed_in["idToken"]
+        )
+
+    def _post(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = self._http.post(f"{self._base}/{method}?key={API_KEY}", json=body, timeout=30)
+        reply.raise_for_status()
+        result: dict[str, Any] = reply.json()
+        return result
+
+
+class CallableClient:
+    """Calls HTTPS callable functions the way the Firebase client SDKs do."""
+
+    def __init__(self, functions_url: str, session: requests.Session | None = None) -> None:
+        self._functions_url = functions_url.rstrip("/")
+        self._http = session or requests.Session()
+
+    def call(self, name: str, data: Any, *, id_token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if id_token is not None:
+            headers["Authorization"] = f"Bearer {id_token}"
+        reply = self._http.post(
+            f"{self._functions_url}/{name}", json={"data": data}, headers=headers, timeout=60
+        )
+        payload = reply.json()
+        if "error" in payload:
+            error = payload["error"]
+            raise CallableError(
+                reply.status_code,
+                error.get("status", ""),
+                error.get("message", ""),
+                error.get("details"),
+            )
+        return payload["result"]
+
+
+class FirestoreAdminRest:
+    """Reads the Firestore emulator as an administrator (``Bearer owner`` skips rules)."""
+
+    def __init__(
+        self, base_url: str, project: str, session: requests.Session | None = None
+    ) -> None:
+        self._documents = f"{base_url}/v1/projects/{project}/databases/(default)/documents"
+        self._http = session or requests.Session()
+        self._headers = {"Authorization": "Bearer owner"}
+
+    def collection_group(self, collection_id: str) -> dict[str, dict[str, Any]]:
+        """Every document of that collection id anywhere, by path, with its REST fields."""
+        query = {"from": [{"collectionId": collection_id, "allDescendants": True}]}
+        reply = self._http.post(
+            f"{self._documents}:runQuery",
+            json={"structuredQuery": query},
+            headers=self._headers,
+            timeout=60,
+        )
+        reply.raise_for_status()
+        return {
+            row["document"]["name"]: row["document"].get("fields", {})
+            for row in reply.json()
+            if "document" in row
+        }
+
+    def write(self, path: str, fields: dict[str, Any]) -> None:
+        """One plain document write (REST field values), as a baseline client would do."""
+        reply = self._http.patch(
+            f"{self._documents}/{path}", json={"fields": fields}, headers=self._headers, timeout=60
+        )
+        reply.raise_for_status()

@@ -1,0 +1,123 @@
+"""Every query the code runs has a composite index in ``firestore.indexes.json``.
+
+The emulator serves any query without indexes, while production refuses one
+that needs a missing composite index. So the queries the use cases actually
+send are recorded (a spy on the Firestore client, which still runs them) and
+matched against the index definitions, as Firestore would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+from google.cloud.firestore_v1.query import Query
+from google.cloud.firestore_v1.types import StructuredQuery
+
+from emulators import ROOT
+from generations_live import tracking
+from generations_live.models import GetLiveGenerationsRequest
+from generations_live.store import GenerationStore
+
+ASCENDING = "ASCENDING"
+DESCENDING = "DESCENDING"
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    collection: str
+    equality_fields: frozenset[str]
+    order_by: tuple[tuple[str, str], ...]
+
+
+def shape_of(query: StructuredQuery) -> QueryShape:
+    filters = []
+    if query.where.composite_filter.filters:
+        filters = [f.field_filter for f in query.where.composite_filter.filters]
+    elif query.where.field_filter.field.field_path:
+        filters = [query.where.field_filter]
+    if any(f.op != StructuredQuery.FieldFilter.Operator.EQUAL for f in filters):
+        raise AssertionError("extend shape_of before running inequality queries")
+    order_by = tuple(
+        (order.field.field_path, ASCENDING if order.direction == 1 else DESCENDING)
+        for order in query.order_by
+    )
+    return QueryShape(
+        collection=query.from_[0].collection_id,
+        equality_fields=frozenset(f.field.field_path for f in filters),
+        order_by=order_by,
+    )
+
+
+def needs_composite_index(shape: QueryShape) -> bool:
+    ordered_fields = {field for field, _ in shape.order_by}
+    return bool(shape.order_by) and bool(shape.equality_fields - ordered_fields)
+
+
+def index_serves(index: dict[str, Any], shape: QueryShape) -> bool:
+    fields = [(field["fieldPath"], field.get("order")) for field in index["fields"]]
+    prefix = fields[: len(shape.equality_fields)]
+    suffix = fields[len(shape.equality_fields) :]
+    return (
+        index["collectionGroup"] == shape.collection
+        and {name for name, _ in prefix} == shape.equality_fields
+        and tuple(suffix) == shape.order_by
+    )
+
+
+def missing_indexes(shapes: set[QueryShape]) -> list[QueryShape]:
+    indexes = json.loads((ROOT / "firestore.indexes.json").read_text())["indexes"]
+    return [
+        shape
+        for shape in shapes
+        if needs_composite_index(shape) and not any(index_serves(i, shape) for i in indexes)
+    ]
+
+
+# The listener queries the README documents for web clients.
+DOCUMENTED_LISTENER_SHAPES = {
+    QueryShape("live_generations", frozenset(), (("createdAt", DESCENDING),)),
+    QueryShape("live_generations", frozenset({"type"}), (("createdAt", DESCENDING),)),
+    QueryShape("live_generations", frozenset({"status"}), (("createdAt", DESCENDING),)),
+}
+
+
+@pytest.fixture
+def recorded_queries(monkeypatch: pytest.MonkeyPatch) -> set[QueryShape]:
+    shapes: set[QueryShape] = set()
+    original_stream = Query.stream
+
+    def recording_stream(self: Query, *args: Any, **kwargs: Any) -> Any:
+        shapes.add(shape_of(self._to_protobuf()))
+        return original_stream(self, *args, **kwargs)
+
+    monkeypatch.setattr(Query, "stream", recording_stream)
+    return shapes
+
+
+def test_every_feed_query_has_its_index(
+    db: firestore.Client, recorded_queries: set[QueryShape]
+) -> None:
+    store = GenerationStore(db)
+    filters = {"type": "image", "engine": "gemini", "status": "completed"}
+    for size in range(len(filters) + 1):
+        for names in itertools.combinations(filters, size):
+            request = GetLiveGenerationsRequest.model_validate({n: filters[n] for n in names})
+            tracking.live_generations(store, request)
+    assert len(recorded_queries) == 8
+    assert missing_indexes(recorded_queries) == []
+
+
+def test_documented_listener_queries_have_their_index() -> None:
+    assert missing_indexes(DOCUMENTED_LISTENER_SHAPES) == []
+
+
+def test_the_check_catches_a_missing_index() -> None:
+    unindexed = QueryShape(
+        "live_generations", frozenset({"userName"}), (("createdAt", DESCENDING),)
+    )
+    assert missing_indexes({unindexed}) == [unindexed]

@@ -1,0 +1,205 @@
+"""``firestore.rules`` against the emulator, as web clients would meet them.
+
+Each client is an unsigned ID token (the emulator trusts its claims), sent
+over Firestore's REST API; seed data is written with the admin client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import requests
+from google.cloud import firestore
+
+from emulators import FirestoreEmulator
+
+UID_OWNER = "owner-uid"
+UID_STRANGER = "stranger-uid"
+
+
+def id_token(project: str, uid: str, **claims: Any) -> str:
+    def encode(part: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+
+    payload = {
+        "sub": uid,
+        "user_id": uid,
+        "aud": project,
+        "iss": f"https://securetoken.google.com/{project}",
+        "iat": 1_700_000_000,
+        "exp": 4_000_000_000,
+        "auth_time": 1_700_000_000,
+        "firebase": {"sign_in_provider": "password"},
+        **claims,
+    }
+    return f"{encode({'alg': 'none', 'typ': 'JWT'})}.{encode(payload)}."
+
+
+class RestClient:
+    """One signed-in (or anonymous) client of the Firestore REST API."""
+
+    def __init__(self, emulator: FirestoreEmulator, token: str | None) -> None:
+        self._emulator = emulator
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> int:
+        url = self._emulator.documents_url(path)
+        reply = requests.request(method, url, headers=self._headers, timeout=30, **kwargs)
+        return reply.status_code
+
+    def get(self, path: str) -> int:
+        return self._send("GET", path)
+
+    def list(self, collection: str) -> int:
+        return self._send("GET", collection)
+
+    def create(self, collection: str, document_id: str, fields: dict[str, str]) -> int:
+        body = {"fields": {k: {"stringValue": v} for k, v in fields.items()}}
+        return self._send("POST", collection, params={"documentId": document_id}, json=body)
+
+    def update(self, path: str, fields: dict[str, str]) -> int:
+        body = {"fields": {k: {"stringValue": v} for k, v in fields.items()}}
+        return self._send("PATCH", path, json=body, params={"updateMask.fieldPaths": list(fields)})
+
+    def delete(self, path: str) -> int:
+        return self._send("DELETE", path)
+
+    def run_query(self, parent: str, query: dict[str, Any]) -> int:
+        url = f"{self._emulator.documents_url(parent)}:runQuery".replace("/:runQuery", ":runQuery")
+        reply = requests.post(
+            url, headers=self._headers, json={"structuredQuery": query}, timeout=30
+        )
+        return reply.status_code
+
+
+ALLOWED = 200
+
+
+@pytest.fixture
+def seeded(db: firestore.Client) -> None:
+    public = {"userId": UID_OWNER, "userName": "Owner", "type": "image", "status": "processing"}
+    db.collection("live_generations").document("gen-1").set(
+        {**public, "createdAt": firestore.SERVER_TIMESTAMP}
+    )
+    db.document(f"users/{UID_OWNER}/generations/gen-1").set(
+        {**public, "userEmail": "owner@example.com"}
+    )
+
+
+@pytest.fixture
+def clients(emulator: FirestoreEmulator) -> dict[str, RestClient]:
+    project = emulator.project
+    return {
+        "anonymous": RestClient(emulator, None),
+        "stranger": RestClient(emulator, id_token(project, UID_STRANGER)),
+        "owner": RestClient(emulator, id_token(project, UID_OWNER, email="owner@example.com")),
+        "worker": RestClient(emulator, id_token(project, "worker-uid", worker=True)),
+        "admin": RestClient(emulator, id_token(project, "admin-uid", admin=True)),
+    }
+
+
+SIGNED_IN = ["stranger", "owner", "worker", "admin"]
+
+
+def listener_query(*filters: tuple[str, str]) -> dict[str, Any]:
+    query: dict[str, Any] = {
+        "from": [{"collectionId": "live_generations"}],
+        "orderBy": [{"field": {"fieldPath": "createdAt"}, "direction": "DESCENDING"}],
+        "limit": 50,
+    }
+    if filters:
+        query["where"] = {
+            "compositeFilter": {
+                "op": "AND",
+                "filters": [
+                    {
+                        "fieldFilter": {
+                            "field": {"fieldPath": field},
+                            "op": "EQUAL",
+                            "value": {"stringValue": value},
+                        }
+                    }
+                    for field, value in filters
+                ],
+            }
+        }
+    return query
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_signed_in_users_read_and_listen_to_the_feed(
+    clients: dict[str, RestClient], role: str
+) -> None:
+    client = clients[role]
+    assert client.get("live_generations/gen-1") == ALLOWED
+    assert client.list("live_generations") == ALLOWED
+    assert client.run_query("", listener_query()) == ALLOWED
+    assert client.run_query("", listener_query(("type", "image"))) == ALLOWED
+    assert client.run_query("", listener_query(("status", "completed"))) == ALLOWED
+
+
+@pytest.mark.usefixtures("seeded")
+def test_anonymous_clients_read_nothing(clients: dict[str, RestClient]) -> None:
+    client = clients["anonymous"]
+    assert client.get("live_generations/gen-1") == 403
+    assert client.run_query("", listener_query()) == 403
+    assert client.get(f"users/{UID_OWNER}/generations/gen-1") == 403
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+def test_no_client_writes_the_feed(clients: dict[str, RestClient], role: str) -> None:
+    client = clients[role]
+    assert client.create("live_generations", "forged", {"userId": UID_OWNER}) == 403
+    assert client.update("live_generations/gen-1", {"status": "completed"}) == 403
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", ["anonymous", "stranger", "owner", "worker"])
+def test_only_admins_delete_from_the_feed(clients: dict[str, RestClient], role: str) -> None:
+    assert clients[role].delete("live_generations/gen-1") == 403
+
+
+@pytest.mark.usefixtures("seeded")
+def test_admin_may_remove_a_feed_entry(
+    clients: dict[str, RestClient], db: firestore.Client
+) -> None:
+    assert clients["admin"].delete("live_generations/gen-1") == ALLOWED
+    assert not db.collection("live_generations").document("gen-1").get().exists
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("owner", ALLOWED), ("admin", ALLOWED), ("stranger", 403), ("worker", 403)],
+)
+def test_history_is_read_by_its_owner_and_admins(
+    clients: dict[str, RestClient], role: str, expected: int
+) -> None:
+    client = clients[role]
+    assert client.get(f"users/{UID_OWNER}/generations/gen-1") == expected
+    assert client.list(f"users/{UID_OWNER}/generations") == expected
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+def test_no_client_writes_history(clients: dict[str, RestClient], role: str) -> None:
+    client = clients[role]
+    path = f"users/{UID_OWNER}/generations"
+    assert client.create(path, "forged", {"status": "completed"}) == 403
+    assert client.update(f"{path}/gen-1", {"status": "completed"}) == 403
+    assert client.delete(f"{path}/gen-1") == 403
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+def test_everything_else_is_closed(clients: dict[str, RestClient], role: str) -> None:
+    client = clients[role]
+    assert client.get(f"users/{UID_OWNER}") == 403
+    assert client.list("users") == 403
+    assert client.create("anything", "x", {"a": "b"}) == 403
+    assert client.get("anything/x") == 403
