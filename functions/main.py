@@ -10,13 +10,27 @@ import firebase_admin
 
 from generations_live.api.callables import (
     getLiveGenerations,
+    getUserUsage,
+    grantCredits,
+    quoteGeneration,
     trackGeneration,
     updateGenerationStatus,
 )
+from generations_live.api.schedules import sweepStuckGenerations
+from generations_live.api.webhooks import paymentWebhook
 
 try:
     firebase_admin.get_app()
 except ValueError:
     firebase_admin.initialize_app()
 
-__all__ = ["getLiveGenerations", "trackGeneration", "updateGenerationStatus"]
+__all__ = [
+    "getLiveGenerations",
+    "getUserUsage",
+    "grantCredits",
+    "paymentWebhook",
+    "quoteGeneration",
+    "sweepStuckGenerations",
+    "trackGeneration",
+    "updateGenerationStatus",
+]

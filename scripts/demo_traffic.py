@@ -11,6 +11,7 @@ exactly as apps and workers would call them; nothing writes Firestore directly.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import random
 import signal
@@ -23,8 +24,9 @@ from typing import Any
 
 import requests
 
-from emulators import PROJECT_ID
+from emulators import PROJECT_ID, local_webhook_secret
 from firebase_clients import AppUser, AuthEmulator, CallableClient, CallableError
+from generations_live.signatures import SIGNATURE_HEADER, sign
 
 log = logging.getLogger("demo")
 
@@ -67,6 +69,8 @@ FAILURES = (
 OUTCOME_WEIGHTS = {"completed": 75, "failed": 15, "canceled": 10}
 START_CHANCE_PER_TICK = 0.6
 RETRY_CHANCE = 0.1
+# Credits a simulated purchase buys when a creator's quote says they are short.
+PURCHASE_CREDITS = 100
 FEED_EVERY_TICKS = 10
 
 
@@ -101,6 +105,7 @@ def run_demo(
     worker = auth.create_user(display_name="Render Worker", claims={"worker": True})
     log.info("signed up %s and a worker", ", ".join(str(c.display_name) for c in creators))
 
+    payments = _PaymentProvider(functions_base_url, rng)
     pending: list[_Pending] = []
     ticks = 0
     while not stop.wait(tick_s):
@@ -112,7 +117,7 @@ def run_demo(
             pending.remove(item)
             _settle(client, item, worker, rng, now)
         if rng.random() < START_CHANCE_PER_TICK:
-            started = _start(client, rng.choice(creators), rng)
+            started = _start(client, payments, rng.choice(creators), rng)
             if started is not None:
                 pending.append(started)
         if ticks % FEED_EVERY_TICKS == 0:
@@ -120,7 +125,40 @@ def run_demo(
     log.info("stopped with %d generations still in progress", len(pending))
 
 
-def _start(client: CallableClient, creator: AppUser, rng: random.Random) -> _Pending | None:
+class _PaymentProvider:
+    """Reports credit purchases to the payment webhook, signed as a provider would."""
+
+    def __init__(self, functions_base_url: str, rng: random.Random) -> None:
+        self._url = f"{functions_base_url}/paymentWebhook"
+        self._secret = local_webhook_secret()
+        self._rng = rng
+
+    def buy(self, buyer: AppUser, credits: int) -> None:
+        event = {
+            "id": f"evt_demo_{self._rng.getrandbits(64):016x}",
+            "type": "credits.purchased",
+            "data": {"userId": buyer.uid, "credits": credits},
+        }
+        body = json.dumps(event).encode()
+        signature = sign(self._secret, int(time.time()), body)
+        try:
+            reply = requests.post(
+                self._url, data=body, headers={SIGNATURE_HEADER: signature}, timeout=30
+            )
+        except requests.RequestException as error:
+            log.warning("payment webhook did not answer: %s", error)
+            return
+        log.info(
+            "purchased %d credits for %s (webhook %d)",
+            credits,
+            buyer.display_name,
+            reply.status_code,
+        )
+
+
+def _start(
+    client: CallableClient, payments: _PaymentProvider, creator: AppUser, rng: random.Random
+) -> _Pending | None:
     kind = rng.choice(tuple(ENGINES))
     request: dict[str, Any] = {
         "type": kind,
@@ -130,12 +168,18 @@ def _start(client: CallableClient, creator: AppUser, rng: random.Random) -> _Pen
         "batchSize": rng.choice((2, 4)) if kind == "image" and rng.random() < 0.3 else 1,
         "visibility": "private" if rng.random() < 0.15 else "public",
     }
+    # Show the price first, as an app would, and buy credits when they run short.
+    quote = _call(
+        client, "quoteGeneration", {"type": kind, "batchSize": request["batchSize"]}, creator
+    )
+    if quote is not None and not quote["canAfford"]:
+        payments.buy(creator, PURCHASE_CREDITS)
     result = _call(client, "trackGeneration", request, creator)
     if result is None:
         return None
     generation_id = str(result["generationId"])
     log.info(
-        "started   %s %s/%s x%d %s by %s: %r",
+        "started   %s %s/%s x%d %s by %s: %r (%d credits, %d available%s)",
         generation_id,
         kind,
         request["engine"],
@@ -143,6 +187,9 @@ def _start(client: CallableClient, creator: AppUser, rng: random.Random) -> _Pen
         request["visibility"],
         creator.display_name,
         request["prompt"],
+        result["cost"],
+        result["available"],
+        ", low on credits" if "warning" in result else "",
     )
     # Apps resend a request when the answer is lost; the requestId makes it harmless.
     if rng.random() < RETRY_CHANCE:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -33,6 +35,9 @@ FIRESTORE_JAR = Path(
 FIRESTORE_MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 CACHE_DIR = ROOT / ".cache"
 FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
+# The Functions emulator reads secret parameters from this git-ignored file.
+LOCAL_SECRETS = ROOT / "functions" / ".secret.local"
+WEBHOOK_SECRET_NAME = "PAYMENT_WEBHOOK_SECRET"
 
 
 class EmulatorError(RuntimeError):
@@ -268,6 +273,18 @@ def suite_environment() -> dict[str, str]:
     return env
 
 
+def local_webhook_secret() -> str:
+    """The payment webhook secret the local backend uses, made on first use."""
+    lines = LOCAL_SECRETS.read_text().splitlines() if LOCAL_SECRETS.exists() else []
+    for line in lines:
+        name, _, value = line.partition("=")
+        if name.strip() == WEBHOOK_SECRET_NAME and value.strip():
+            return value.strip()
+    secret = secrets.token_hex(32)
+    LOCAL_SECRETS.write_text("\n".join([*lines, f"{WEBHOOK_SECRET_NAME}={secret}", ""]))
+    return secret
+
+
 def _suite_config(ports: SuitePorts) -> dict[str, object]:
     config = json.loads((ROOT / "firebase.json").read_text())
     emulators = config["emulators"]
@@ -290,6 +307,7 @@ def emulator_suite(
     if not (ROOT / "functions" / "venv").is_dir():
         raise EmulatorError("functions/venv is missing: run scripts/setup.sh")
     ports = ports or SuitePorts.free()
+    local_webhook_secret()
     # firebase-tools takes the project directory from the config file's folder,
     # so the per-run config sits beside firebase.json (git ignores it).
     config_path = ROOT / f"firebase.{ports.functions}.local.json"
@@ -328,6 +346,24 @@ def emulator_suite(
         stop_process_group(process)
         sink.close()
         config_path.unlink(missing_ok=True)
+
+
+def run_operator_command(suite: EmulatorSuite, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m generations_live ARGS`` against the suite's Firestore emulator."""
+    env = {
+        **os.environ,
+        "FIRESTORE_EMULATOR_HOST": suite.firestore_host,
+        "GCLOUD_PROJECT": suite.project,
+        "PYTHONPATH": str(ROOT / "functions"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "generations_live", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def _functions_loaded(suite: EmulatorSuite) -> bool:

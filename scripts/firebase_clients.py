@@ -138,6 +138,15 @@ class FirestoreAdminRest:
             if "document" in row
         }
 
+    def get(self, path: str) -> dict[str, Any] | None:
+        """One document's REST fields, or None when it does not exist."""
+        reply = self._http.get(f"{self._documents}/{path}", headers=self._headers, timeout=60)
+        if reply.status_code == 404:
+            return None
+        reply.raise_for_status()
+        fields: dict[str, Any] = reply.json().get("fields", {})
+        return fields
+
     def write(self, path: str, fields: dict[str, Any]) -> None:
         """One plain document write (REST field values), as a baseline client would do."""
         reply = self._http.patch(

@@ -7,9 +7,11 @@ call time (params resolve from the environment), never at import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from firebase_functions import params
 
+from generations_live.credits import CreditPolicy, PriceTable, parse_price_table
 from generations_live.generation import GenerationType
 
 GENERATION_RETENTION_DAYS = params.IntParam(
@@ -22,14 +24,49 @@ DEFAULT_ENGINES = params.StringParam(
     default="image=gemini,video=sora,audio=elevenlabs,text=gemini",
     description="Engine recorded when a request names none, as type=engine pairs.",
 )
+PRICE_TABLE = params.StringParam(
+    "PRICE_TABLE",
+    default="text=1,image=5,image.edit=3,video=10,audio=2",
+    description="Credits per unit, as type[.mode]=credits pairs; a batch costs batchSize units.",
+)
+PRICE_TABLE_VERSION = params.StringParam(
+    "PRICE_TABLE_VERSION",
+    default="2026-01",
+    description="Recorded on every generation; change it whenever PRICE_TABLE changes.",
+)
+OVERDRAFT_ALLOWANCE = params.IntParam(
+    "OVERDRAFT_ALLOWANCE",
+    default=10,
+    description="Credits a generation may go below zero available (soft-block) before refusal.",
+)
+DAILY_FREE_CREDITS = params.IntParam(
+    "DAILY_FREE_CREDITS",
+    default=10,
+    description="Balance a user is topped up to on their first priced request of a UTC day.",
+)
+PROCESSING_TIMEOUT_MINUTES = params.IntParam(
+    "PROCESSING_TIMEOUT_MINUTES",
+    default=30,
+    description="Minutes after which the sweeper fails a generation still processing.",
+)
+PAYMENT_WEBHOOK_SECRET = params.SecretParam(
+    "PAYMENT_WEBHOOK_SECRET",
+    description="Shared secret of the payment provider's HMAC-SHA256 webhook signatures.",
+)
+# How far a webhook's signed timestamp may be from now: limits replays of a
+# captured request to this window (the event id stops the rest).
+WEBHOOK_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
-class TrackingSettings:
-    """What the tracking rules need from configuration."""
+class Settings:
+    """What the rules need from configuration."""
 
-    retention_days: int
+    retention: timedelta
     default_engines: dict[GenerationType, str]
+    prices: PriceTable
+    credit_policy: CreditPolicy
+    processing_timeout: timedelta
 
 
 def parse_default_engines(spec: str) -> dict[GenerationType, str]:
@@ -44,12 +81,23 @@ def parse_default_engines(spec: str) -> dict[GenerationType, str]:
     return engines
 
 
-def tracking_settings() -> TrackingSettings:
-    """The tracking settings in force for this invocation."""
+def settings() -> Settings:
+    """The settings in force for this invocation."""
     retention_days = GENERATION_RETENTION_DAYS.value
     if retention_days < 1:
         raise ValueError("GENERATION_RETENTION_DAYS must be at least 1")
-    return TrackingSettings(
-        retention_days=retention_days,
+    policy = CreditPolicy(
+        overdraft_allowance=OVERDRAFT_ALLOWANCE.value, daily_free_floor=DAILY_FREE_CREDITS.value
+    )
+    if policy.overdraft_allowance < 0 or policy.daily_free_floor < 0:
+        raise ValueError("OVERDRAFT_ALLOWANCE and DAILY_FREE_CREDITS must not be negative")
+    timeout_minutes = PROCESSING_TIMEOUT_MINUTES.value
+    if timeout_minutes < 1:
+        raise ValueError("PROCESSING_TIMEOUT_MINUTES must be at least 1")
+    return Settings(
+        retention=timedelta(days=retention_days),
         default_engines=parse_default_engines(DEFAULT_ENGINES.value),
+        prices=parse_price_table(PRICE_TABLE_VERSION.value, PRICE_TABLE.value),
+        credit_policy=policy,
+        processing_timeout=timedelta(minutes=timeout_minutes),
     )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from generations_live.config import TrackingSettings
 from generations_live.generation import Status, Visibility
 from generations_live.identity import Caller
 from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
@@ -34,7 +33,16 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     "errorCode",
     "expireAt",
 )
-PRIVATE_ONLY_FIELDS: tuple[str, ...] = ("userEmail", "requestId", "visibility", "errorMessage")
+PRIVATE_ONLY_FIELDS: tuple[str, ...] = (
+    "userEmail",
+    "requestId",
+    "visibility",
+    "errorMessage",
+    "mode",
+    "cost",
+    "priceVersion",
+    "usageDay",
+)
 RETENTION_FIELD = "expireAt"
 UNSPECIFIED_ERROR_CODE = "unknown"
 
@@ -56,22 +64,36 @@ def generation_id_for_request(uid: str, request_id: str) -> str:
     return f"r{digest[:31]}"
 
 
+@dataclass(frozen=True)
+class Pricing:
+    """What a generation was priced at, recorded so refunds and audits are exact."""
+
+    cost: int
+    price_version: str
+
+
 def new_generation(
-    caller: Caller, request: TrackGenerationRequest, settings: TrackingSettings, now: datetime
+    caller: Caller,
+    request: TrackGenerationRequest,
+    *,
+    engine: str,
+    pricing: Pricing,
+    now: datetime,
+    retention: timedelta,
 ) -> GenerationDocuments:
     """Both documents of a generation that has just started."""
     public: dict[str, Any] = {
         "userId": caller.uid,
         "userName": caller.display_name,
         "type": request.type.value,
-        "engine": request.engine or settings.default_engines[request.type],
+        "engine": engine,
         "prompt": request.prompt if request.visibility is Visibility.PUBLIC else None,
         "status": Status.PROCESSING.value,
         "batchSize": request.batch_size,
         "completedAt": None,
         "durationMs": None,
         "errorCode": None,
-        RETENTION_FIELD: now + timedelta(days=settings.retention_days),
+        RETENTION_FIELD: now + retention,
     }
     private = {
         **public,
@@ -80,6 +102,11 @@ def new_generation(
         "requestId": request.request_id,
         "visibility": request.visibility.value,
         "errorMessage": None,
+        "mode": request.mode.value,
+        "cost": pricing.cost,
+        "priceVersion": pricing.price_version,
+        # Usage is counted on the day the generation started, by the handler's clock.
+        "usageDay": now.date().isoformat(),
     }
     return GenerationDocuments(public=public, private=private)
 

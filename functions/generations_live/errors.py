@@ -41,3 +41,7 @@ class FailedPrecondition(DomainError):
 
 class ResourceExhausted(DomainError):
     """The caller has run out of something (credits, quota)."""
+
+
+class Contended(DomainError):
+    """Too many concurrent writers on one document; the client should retry."""

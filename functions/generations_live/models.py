@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from generations_live.credits import Mode
 from generations_live.generation import GenerationType, Status, Visibility
 
 MAX_PROMPT_LENGTH = 4000
@@ -27,6 +28,9 @@ MAX_LIVE_LIMIT = 50
 MAX_ERROR_MESSAGE_LENGTH = 2000
 # A week: longer than any generation a worker would still report on.
 MAX_DURATION_MS = 7 * 24 * 60 * 60 * 1000
+MAX_USAGE_DAYS = 90
+# No single grant or purchase moves more than this: a typo must not mint millions.
+MAX_GRANT = 1_000_000
 
 EngineSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$")]
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
@@ -38,6 +42,10 @@ GenerationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$
 TypeField = Annotated[GenerationType, Strict(False)]
 StatusField = Annotated[Status, Strict(False)]
 VisibilityField = Annotated[Visibility, Strict(False)]
+ModeField = Annotated[Mode, Strict(False)]
+# Firebase Auth uids are at most 128 characters; a slash would address another path.
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
 ErrorCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
@@ -52,6 +60,7 @@ class TrackGenerationRequest(_Request):
     batch_size: int = Field(default=1, alias="batchSize", ge=1, le=MAX_BATCH_SIZE)
     request_id: RequestId | None = Field(default=None, alias="requestId")
     visibility: VisibilityField = Visibility.PUBLIC
+    mode: ModeField = Mode.CREATE
 
     @field_validator("prompt")
     @classmethod
@@ -87,3 +96,39 @@ class GetLiveGenerationsRequest(_Request):
     type: TypeField | None = None
     engine: EngineSlug | None = None
     status: StatusField | None = None
+
+
+class QuoteGenerationRequest(_Request):
+    type: TypeField
+    mode: ModeField = Mode.CREATE
+    batch_size: int = Field(default=1, alias="batchSize", ge=1, le=MAX_BATCH_SIZE)
+
+
+class GetUserUsageRequest(_Request):
+    days: int = Field(default=30, ge=1, le=MAX_USAGE_DAYS)
+
+
+class GrantCreditsRequest(_Request):
+    user_id: UserId = Field(alias="userId")
+    amount: int = Field(ge=1, le=MAX_GRANT)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    grant_id: EventId = Field(alias="grantId")
+
+
+class PurchaseData(BaseModel):
+    """The ``data`` of a ``credits.purchased`` payment event."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    user_id: UserId = Field(alias="userId")
+    credits: int = Field(ge=1, le=MAX_GRANT)
+
+
+class PaymentEvent(BaseModel):
+    """A payment provider's webhook event; unknown fields are the provider's business."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    id: EventId
+    type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    data: dict[str, object]

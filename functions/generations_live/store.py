@@ -1,28 +1,43 @@
-"""Every Firestore path, query and transaction of the project, in one place."""
+"""Every Firestore path, query and transaction of the project, in one place.
+
+Use cases run their reads and writes inside ``GenerationStore.run``: one
+Firestore transaction, retried on contention, in which every read comes
+before every write. Raising a domain error inside it writes nothing.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, TypeVar
 
+from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from generations_live.credits import Account, AuditedEntry, Change, EntryKind
 from generations_live.documents import GenerationDocuments
-from generations_live.errors import NotFound
+from generations_live.errors import Contended
 from generations_live.generation import GenerationType, Status
 
 LIVE_GENERATIONS = "live_generations"
 USERS = "users"
 USER_GENERATIONS = "generations"
-# The emulator serialises transactions with locks, and production retries
-# aborted ones: a burst of retries of one request must all get an answer.
-TRANSACTION_ATTEMPTS = 25
+USAGE = "usage"
+BILLING = "billing"
+LEDGER = "ledger"
+# Firestore aborts a transaction that loses a race for a document, and the
+# client library retries it, keeping its place in line (the retry names the
+# aborted transaction), so a burst on one document (a user's billing
+# document, say) drains in order. Past this many attempts the caller is told
+# to retry.
+TRANSACTION_ATTEMPTS = 20
+
+Result = TypeVar("Result")
 
 
 @functools.cache
@@ -34,25 +49,9 @@ def default_client() -> firestore.Client:
     """
     project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
     if os.environ.get("FIRESTORE_EMULATOR_HOST"):
-        return firestore.Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return firestore.Client(project=project, credentials=credentials)
     return firestore.Client(project=project)
-
-
-@dataclass(frozen=True)
-class StoredGeneration:
-    """A generation as read inside a status-update transaction."""
-
-    generation_id: str
-    owner_id: str
-    status: Status
-    created_at: datetime | None
-
-
-@dataclass(frozen=True)
-class StartOutcome:
-    generation_id: str
-    status: Status
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -63,95 +62,152 @@ class LiveQuery:
     status: Status | None = None
 
 
+def _lost_a_race(error: Exception) -> bool:
+    """Whether a transaction failed only because concurrent ones kept winning."""
+    if isinstance(error, google_exceptions.Aborted):
+        return True
+    return isinstance(error.__cause__, google_exceptions.Aborted)
+
+
+def account_from_document(fields: dict[str, Any] | None) -> Account:
+    if not fields:
+        return Account()
+    return Account(
+        balance=int(fields.get("balance", 0)),
+        held=int(fields.get("held", 0)),
+        last_daily_free_day=fields.get("lastDailyFreeDay"),
+        lifetime=dict(fields.get("lifetime", {})),
+    )
+
+
+class StoreTransaction:
+    """Typed reads and writes of one Firestore transaction."""
+
+    def __init__(self, store: GenerationStore, transaction: firestore.Transaction) -> None:
+        self._store = store
+        self._transaction = transaction
+
+    def _read(self, ref: firestore.DocumentReference) -> dict[str, Any] | None:
+        snapshot = ref.get(transaction=self._transaction)
+        return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+    # Reads: all of them before the first write.
+
+    def public_generation(self, generation_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.public_ref(generation_id))
+
+    def private_generation(self, uid: str, generation_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.private_ref(uid, generation_id))
+
+    def account(self, uid: str) -> Account:
+        return account_from_document(self._read(self._store.billing_ref(uid)))
+
+    def ledger_entry(self, uid: str, entry_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.ledger_ref(uid, entry_id))
+
+    def usage_day(self, uid: str, day: date) -> dict[str, Any] | None:
+        return self._read(self._store.usage_ref(uid, day))
+
+    # Writes.
+
+    def create_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+        stamps = {"createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+        self._transaction.create(self._store.public_ref(generation_id), {**docs.public, **stamps})
+        self._transaction.create(
+            self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
+        )
+
+    def finish_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+        stamps = {
+            "updatedAt": firestore.SERVER_TIMESTAMP,
+            "completedAt": firestore.SERVER_TIMESTAMP,
+        }
+        self._transaction.update(self._store.public_ref(generation_id), {**docs.public, **stamps})
+        self._transaction.update(
+            self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
+        )
+
+    def save_account(self, uid: str, change: Change) -> None:
+        """Write the account and create its new ledger entries (a replay would fail)."""
+        account = change.account
+        self._transaction.set(
+            self._store.billing_ref(uid),
+            {
+                "balance": account.balance,
+                "held": account.held,
+                "lastDailyFreeDay": account.last_daily_free_day,
+                "lifetime": dict(account.lifetime),
+                "updatedAt": firestore.SERVER_TIMESTAMP,
+            },
+        )
+        for entry in change.entries:
+            self._transaction.create(
+                self._store.ledger_ref(uid, entry.entry_id),
+                {
+                    "kind": entry.kind.value,
+                    "amount": entry.amount,
+                    "balanceAfter": entry.balance_after,
+                    "heldAfter": entry.held_after,
+                    "generationId": entry.generation_id,
+                    "eventId": entry.event_id,
+                    "reason": entry.reason,
+                    "createdAt": firestore.SERVER_TIMESTAMP,
+                },
+            )
+
+    def save_usage_day(self, uid: str, day: date, fields: dict[str, Any]) -> None:
+        self._transaction.set(self._store.usage_ref(uid, day), fields)
+
+
 class GenerationStore:
-    """Reads and writes generations; both halves always change in one transaction."""
+    """Paths, queries and transactions of generations, billing and usage."""
 
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
 
-    def public_ref(self, generation_id: str) -> firestore.DocumentReference:
-        ref: firestore.DocumentReference = self._client.collection(LIVE_GENERATIONS).document(
-            generation_id
-        )
+    def _document(self, *path: str) -> firestore.DocumentReference:
+        ref: firestore.DocumentReference = self._client.document(*path)
         return ref
 
+    def public_ref(self, generation_id: str) -> firestore.DocumentReference:
+        return self._document(LIVE_GENERATIONS, generation_id)
+
     def private_ref(self, uid: str, generation_id: str) -> firestore.DocumentReference:
-        history = self._client.collection(USERS).document(uid).collection(USER_GENERATIONS)
-        ref: firestore.DocumentReference = history.document(generation_id)
-        return ref
+        return self._document(USERS, uid, USER_GENERATIONS, generation_id)
+
+    def usage_ref(self, uid: str, day: date) -> firestore.DocumentReference:
+        return self._document(USERS, uid, USAGE, day.isoformat())
+
+    def billing_ref(self, uid: str) -> firestore.DocumentReference:
+        return self._document(BILLING, uid)
+
+    def ledger_ref(self, uid: str, entry_id: str) -> firestore.DocumentReference:
+        return self._document(BILLING, uid, LEDGER, entry_id)
 
     def new_generation_id(self) -> str:
         generation_id: str = self._client.collection(LIVE_GENERATIONS).document().id
         return generation_id
 
-    def start_generation(
-        self, uid: str, generation_id: str, documents: GenerationDocuments
-    ) -> StartOutcome:
-        """Create both documents unless this generation already exists.
-
-        The existence check and the writes share one transaction, so concurrent
-        retries of one request create it once and all see the same id.
-        """
-        public_ref = self.public_ref(generation_id)
-        private_ref = self.private_ref(uid, generation_id)
+    def run(self, work: Callable[[StoreTransaction], Result]) -> Result:
+        """Run ``work`` in one transaction; it may run again if the transaction retries."""
 
         @firestore.transactional
-        def start(transaction: firestore.Transaction) -> StartOutcome:
-            existing = private_ref.get(transaction=transaction)
-            if existing.exists:
-                status = Status((existing.to_dict() or {})["status"])
-                return StartOutcome(generation_id=generation_id, status=status, created=False)
-            stamps = {
-                "createdAt": firestore.SERVER_TIMESTAMP,
-                "updatedAt": firestore.SERVER_TIMESTAMP,
-            }
-            transaction.create(public_ref, {**documents.public, **stamps})
-            transaction.create(private_ref, {**documents.private, **stamps})
-            return StartOutcome(generation_id=generation_id, status=Status.PROCESSING, created=True)
+        def attempt(transaction: firestore.Transaction) -> Result:
+            return work(StoreTransaction(self, transaction))
 
-        outcome: StartOutcome = start(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
-        return outcome
+        try:
+            result: Result = attempt(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+        except (ValueError, google_exceptions.Aborted) as lost:
+            if not _lost_a_race(lost):
+                raise
+            raise Contended(
+                "too many concurrent updates of the same account; retry shortly"
+            ) from lost
+        return result
 
-    def update_generation(
-        self,
-        generation_id: str,
-        decide: Callable[[StoredGeneration], GenerationDocuments | None],
-    ) -> StoredGeneration:
-        """Read a generation and apply ``decide``'s changes to both halves atomically.
-
-        ``decide`` runs inside the transaction (possibly more than once, when it
-        retries) and returns ``None`` to write nothing.
-        """
-        public_ref = self.public_ref(generation_id)
-
-        @firestore.transactional
-        def update(transaction: firestore.Transaction) -> StoredGeneration:
-            public = public_ref.get(transaction=transaction)
-            if not public.exists:
-                raise NotFound(
-                    f"no generation with id {generation_id!r}", details={"field": "generationId"}
-                )
-            fields: dict[str, Any] = public.to_dict() or {}
-            stored = StoredGeneration(
-                generation_id=generation_id,
-                owner_id=str(fields["userId"]),
-                status=Status(fields["status"]),
-                created_at=fields.get("createdAt"),
-            )
-            private_ref = self.private_ref(stored.owner_id, generation_id)
-            changes = decide(stored)
-            if changes is not None:
-                stamps: dict[str, Any] = {"updatedAt": firestore.SERVER_TIMESTAMP}
-                if changes.public.get("status") in {s.value for s in Status if s.is_terminal}:
-                    stamps["completedAt"] = firestore.SERVER_TIMESTAMP
-                transaction.update(public_ref, {**changes.public, **stamps})
-                transaction.update(private_ref, {**changes.private, **stamps})
-            return stored
-
-        stored: StoredGeneration = update(
-            self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
-        )
-        return stored
+    def account(self, uid: str) -> Account:
+        snapshot = self.billing_ref(uid).get()
+        return account_from_document(snapshot.to_dict() if snapshot.exists else None)
 
     def live_generations(self, query: LiveQuery) -> list[tuple[str, dict[str, Any]]]:
         """The newest public generations, optionally filtered by equality."""
@@ -165,3 +221,39 @@ class GenerationStore:
                 feed = feed.where(filter=FieldFilter(field, "==", str(value)))
         feed = feed.order_by("createdAt", direction=firestore.Query.DESCENDING).limit(query.limit)
         return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in feed.stream()]
+
+    def stuck_generations(self, started_before: datetime, limit: int) -> list[str]:
+        """Ids of generations still processing that started before the cutoff, oldest first."""
+        stuck = (
+            self._client.collection(LIVE_GENERATIONS)
+            .where(filter=FieldFilter("status", "==", Status.PROCESSING.value))
+            .where(filter=FieldFilter("createdAt", "<", started_before))
+            .order_by("createdAt")
+            .limit(limit)
+        )
+        return [snapshot.id for snapshot in stuck.stream()]
+
+    def usage_days(self, uid: str, first_day: date) -> list[dict[str, Any]]:
+        """The user's daily usage documents from ``first_day`` on (one per day at most)."""
+        days = (
+            self._client.collection(USERS)
+            .document(uid)
+            .collection(USAGE)
+            .where(filter=FieldFilter("day", ">=", first_day.isoformat()))
+        )
+        return [snapshot.to_dict() or {} for snapshot in days.stream()]
+
+    def accounts_with_ledgers(self) -> Iterator[tuple[str, Account, list[AuditedEntry]]]:
+        """Every billing account with its whole ledger, for the audit."""
+        for billing in self._client.collection(BILLING).stream():
+            entries = [
+                AuditedEntry(
+                    kind=EntryKind(fields["kind"]),
+                    amount=int(fields["amount"]),
+                    generation_id=fields.get("generationId"),
+                )
+                for fields in (
+                    entry.to_dict() or {} for entry in billing.reference.collection(LEDGER).stream()
+                )
+            ]
+            yield billing.id, account_from_document(billing.to_dict()), entries

@@ -48,13 +48,14 @@ def history(firestore_admin: FirestoreAdminRest, uid: str) -> dict[str, dict[str
 def test_a_started_generation_reaches_the_feed_without_private_data(
     api: CallableClient, user: AppUser, stranger: AppUser, firestore_admin: FirestoreAdminRest
 ) -> None:
-    started = track(api, user, type="video", engine="klingai", batchSize=2)
-    assert started == {"generationId": started["generationId"], "status": "processing"}
+    started = track(api, user, type="audio", engine="elevenlabs", batchSize=2)
+    assert started["status"] == "processing"
+    assert (started["cost"], started["balance"], started["available"]) == (4, 10, 6)
     entry = feed_entry(api, stranger, started["generationId"])
     assert set(entry) == PUBLIC_FIELDS
     assert entry["userId"] == user.uid
     assert entry["userName"] == "Grace Hopper"
-    assert (entry["type"], entry["engine"], entry["batchSize"]) == ("video", "klingai", 2)
+    assert (entry["type"], entry["engine"], entry["batchSize"]) == ("audio", "elevenlabs", 2)
     assert entry["prompt"] == "a lighthouse at dusk"
     assert user.email not in repr(firestore_admin.collection_group("live_generations"))
     record = history(firestore_admin, user.uid)[started["generationId"]]

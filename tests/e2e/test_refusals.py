@@ -12,6 +12,7 @@ from emulators import EmulatorSuite
 from firebase_clients import AppUser, CallableClient, CallableError, FirestoreAdminRest
 
 GOOD_TRACK = {"type": "text", "prompt": "a haiku about rain"}
+GOOD_GRANT = {"userId": "some-user", "amount": 5, "reason": "goodwill", "grantId": "grant-00001"}
 
 BAD_CALLS = [
     ("trackGeneration", {}, "type"),
@@ -46,15 +47,30 @@ BAD_CALLS = [
     ("getLiveGenerations", {"type": "hologram"}, "type"),
     ("getLiveGenerations", {"engine": "UPPER"}, "engine"),
     ("getLiveGenerations", {"orderBy": "prompt"}, "orderBy"),
+    ("trackGeneration", {**GOOD_TRACK, "mode": "remix"}, "mode"),
+    ("trackGeneration", {**GOOD_TRACK, "type": "video", "mode": "edit"}, "mode"),
+    ("quoteGeneration", {}, "type"),
+    ("quoteGeneration", {"type": "image", "batchSize": 9}, "batchSize"),
+    ("quoteGeneration", {"type": "audio", "mode": "edit"}, "mode"),
+    ("quoteGeneration", {"type": "image", "prompt": "not priced by prompt"}, "prompt"),
+    ("getUserUsage", {"days": 0}, "days"),
+    ("getUserUsage", {"days": 91}, "days"),
+    ("getUserUsage", {"days": "7"}, "days"),
+    ("grantCredits", {**GOOD_GRANT, "amount": 0}, "amount"),
+    ("grantCredits", {**GOOD_GRANT, "amount": 10**9}, "amount"),
+    ("grantCredits", {**GOOD_GRANT, "amount": "5"}, "amount"),
+    ("grantCredits", {**GOOD_GRANT, "userId": "a/b"}, "userId"),
+    ("grantCredits", {**GOOD_GRANT, "reason": "  "}, "reason"),
+    ("grantCredits", {key: v for key, v in GOOD_GRANT.items() if key != "grantId"}, "grantId"),
 ]
 
 
 @pytest.fixture
 def everything(firestore_admin: FirestoreAdminRest) -> Any:
-    def snapshot() -> tuple[dict[str, Any], dict[str, Any]]:
-        return (
-            firestore_admin.collection_group("live_generations"),
-            firestore_admin.collection_group("generations"),
+    def snapshot() -> tuple[dict[str, Any], ...]:
+        return tuple(
+            firestore_admin.collection_group(collection)
+            for collection in ("live_generations", "generations", "billing", "ledger", "usage")
         )
 
     return snapshot
@@ -80,6 +96,9 @@ def test_bad_input_is_invalid_argument_naming_the_field(
         ("trackGeneration", GOOD_TRACK),
         ("updateGenerationStatus", {"generationId": "g1", "status": "completed"}),
         ("getLiveGenerations", {}),
+        ("quoteGeneration", {"type": "image"}),
+        ("getUserUsage", {"days": 7}),
+        ("grantCredits", GOOD_GRANT),
     ],
 )
 @pytest.mark.parametrize("token", [None, "not-a-token"])

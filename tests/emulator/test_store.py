@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 from google.cloud import firestore
 
 from generations_live import tracking
-from generations_live.config import TrackingSettings, parse_default_engines
+from generations_live.config import settings
+from generations_live.credits import CreditPolicy
 from generations_live.errors import FailedPrecondition, NotFound, PermissionDenied
 from generations_live.identity import Caller, caller_from_claims
 from generations_live.models import (
@@ -20,9 +22,9 @@ from generations_live.models import (
 )
 from generations_live.store import GenerationStore
 
-SETTINGS = TrackingSettings(
-    retention_days=30,
-    default_engines=parse_default_engines("image=gemini,video=sora,audio=elevenlabs,text=gemini"),
+# Plenty of daily credits: these tests are about tracking, not money.
+SETTINGS = replace(
+    settings(), credit_policy=CreditPolicy(overdraft_allowance=10, daily_free_floor=1000)
 )
 ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
 BOB = caller_from_claims("bob", {"name": "Bob", "email": "bob@example.com"})

@@ -87,6 +87,9 @@ def seeded(db: firestore.Client) -> None:
     db.document(f"users/{UID_OWNER}/generations/gen-1").set(
         {**public, "userEmail": "owner@example.com"}
     )
+    db.document(f"users/{UID_OWNER}/usage/2026-03-14").set({"day": "2026-03-14", "started": 1})
+    db.document(f"billing/{UID_OWNER}").set({"balance": 10, "held": 5})
+    db.document(f"billing/{UID_OWNER}/ledger/hold_gen-1").set({"kind": "hold", "amount": -5})
 
 
 @pytest.fixture
@@ -203,3 +206,62 @@ def test_everything_else_is_closed(clients: dict[str, RestClient], role: str) ->
     assert client.list("users") == 403
     assert client.create("anything", "x", {"a": "b"}) == 403
     assert client.get("anything/x") == 403
+
+
+OWNER_PRIVATE_PATHS = [
+    f"users/{UID_OWNER}/usage/2026-03-14",
+    f"billing/{UID_OWNER}",
+    f"billing/{UID_OWNER}/ledger/hold_gen-1",
+]
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("owner", ALLOWED),
+        ("admin", ALLOWED),
+        ("stranger", 403),
+        ("worker", 403),
+        ("anonymous", 403),
+    ],
+)
+@pytest.mark.parametrize("path", OWNER_PRIVATE_PATHS)
+def test_billing_and_usage_are_read_by_their_owner_and_admins(
+    clients: dict[str, RestClient], role: str, expected: int, path: str
+) -> None:
+    assert clients[role].get(path) == expected
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(("role", "expected"), [("owner", ALLOWED), ("stranger", 403)])
+def test_owners_list_their_own_ledger_and_usage(
+    clients: dict[str, RestClient], role: str, expected: int
+) -> None:
+    assert clients[role].list(f"billing/{UID_OWNER}/ledger") == expected
+    assert clients[role].list(f"users/{UID_OWNER}/usage") == expected
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    ("role", "expected"), [("admin", ALLOWED), ("owner", 403), ("worker", 403)]
+)
+def test_only_admins_list_every_account(
+    clients: dict[str, RestClient], role: str, expected: int
+) -> None:
+    assert clients[role].list("billing") == expected
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+@pytest.mark.parametrize("path", OWNER_PRIVATE_PATHS)
+def test_no_client_writes_credits_or_usage(
+    clients: dict[str, RestClient], db: firestore.Client, role: str, path: str
+) -> None:
+    client = clients[role]
+    before = db.document(path).get().to_dict()
+    assert client.update(path, {"balance": "1000000"}) == 403
+    assert client.delete(path) == 403
+    collection, _, document_id = path.rpartition("/")
+    assert client.create(collection, f"forged-{document_id}", {"amount": "500"}) == 403
+    assert db.document(path).get().to_dict() == before

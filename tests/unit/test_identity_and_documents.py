@@ -5,16 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from generations_live import documents
-from generations_live.config import TrackingSettings, parse_default_engines
+from generations_live.config import parse_default_engines
 from generations_live.generation import GenerationType
 from generations_live.identity import ANONYMOUS_DISPLAY_NAME, caller_from_claims
 from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-SETTINGS = TrackingSettings(
-    retention_days=30,
-    default_engines=parse_default_engines("image=gemini,video=sora,audio=elevenlabs,text=gemini"),
-)
+PRICING = documents.Pricing(cost=10, price_version="2026-01")
 CALLER = caller_from_claims("u1", {"name": "Ada Lovelace", "email": "ada@example.com"})
 
 
@@ -34,25 +31,29 @@ def test_display_name_falls_back_to_a_neutral_name(name: object) -> None:
     assert caller_from_claims("u1", {"name": name}).display_name == ANONYMOUS_DISPLAY_NAME
 
 
+def started(request: TrackGenerationRequest, engine: str = "sora") -> documents.GenerationDocuments:
+    return documents.new_generation(
+        CALLER, request, engine=engine, pricing=PRICING, now=NOW, retention=timedelta(days=30)
+    )
+
+
 def test_public_document_has_only_public_fields() -> None:
-    docs = documents.new_generation(CALLER, track(requestId="req-12345678"), SETTINGS, NOW)
+    docs = started(track(requestId="req-12345678"))
     assert set(docs.public) | {"createdAt", "updatedAt"} == set(documents.PUBLIC_FIELDS)
     assert "ada@example.com" not in repr(docs.public)
     assert docs.private["userEmail"] == "ada@example.com"
     assert docs.private["requestId"] == "req-12345678"
     assert docs.public["engine"] == "sora"
     assert docs.public["expireAt"] == NOW + timedelta(days=30)
+    assert (docs.private["cost"], docs.private["priceVersion"]) == (10, "2026-01")
+    assert "cost" not in docs.public
+    assert set(docs.private) - set(docs.public) == set(documents.PRIVATE_ONLY_FIELDS)
 
 
 def test_private_generation_keeps_the_prompt_out_of_the_feed() -> None:
-    docs = documents.new_generation(CALLER, track(visibility="private"), SETTINGS, NOW)
+    docs = started(track(visibility="private"))
     assert docs.public["prompt"] is None
     assert docs.private["prompt"] == "a ship"
-
-
-def test_explicit_engine_wins() -> None:
-    docs = documents.new_generation(CALLER, track(engine="klingai"), SETTINGS, NOW)
-    assert docs.public["engine"] == "klingai"
 
 
 def test_generation_ids_for_requests_are_stable_and_scoped_by_user() -> None:

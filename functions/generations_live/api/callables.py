@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from firebase_admin import auth
 from firebase_functions import https_fn
 
-from generations_live import tracking
+from generations_live import billing, tracking
 from generations_live.api.edge import callable_handler, refuse_unreadable_bodies
-from generations_live.config import tracking_settings
+from generations_live.config import settings
+from generations_live.errors import NotFound
 from generations_live.identity import Caller
 from generations_live.models import (
     GetLiveGenerationsRequest,
+    GetUserUsageRequest,
+    GrantCreditsRequest,
+    QuoteGenerationRequest,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
@@ -23,18 +28,20 @@ def _store() -> GenerationStore:
     return GenerationStore(default_client())
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @callable_handler(TrackGenerationRequest)
 def _track_generation(caller: Caller, request: TrackGenerationRequest) -> dict[str, Any]:
-    return tracking.track_generation(
-        _store(), caller, request, tracking_settings(), datetime.now(UTC)
-    )
+    return tracking.track_generation(_store(), caller, request, settings(), _now())
 
 
 @callable_handler(UpdateGenerationStatusRequest)
 def _update_generation_status(
     caller: Caller, request: UpdateGenerationStatusRequest
 ) -> dict[str, Any]:
-    return tracking.update_generation_status(_store(), caller, request, datetime.now(UTC))
+    return tracking.update_generation_status(_store(), caller, request, _now())
 
 
 @callable_handler(GetLiveGenerationsRequest)
@@ -43,10 +50,35 @@ def _get_live_generations(caller: Caller, request: GetLiveGenerationsRequest) ->
     return {"generations": tracking.live_generations(_store(), request)}
 
 
+@callable_handler(QuoteGenerationRequest)
+def _quote_generation(caller: Caller, request: QuoteGenerationRequest) -> dict[str, Any]:
+    return billing.quote_generation(_store(), caller, request, settings(), _now())
+
+
+@callable_handler(GetUserUsageRequest)
+def _get_user_usage(caller: Caller, request: GetUserUsageRequest) -> dict[str, Any]:
+    return billing.user_usage(_store(), caller, request, _now())
+
+
+@callable_handler(GrantCreditsRequest)
+def _grant_credits(caller: Caller, request: GrantCreditsRequest) -> dict[str, Any]:
+    if caller.is_admin:
+        _require_user(request.user_id)
+    return billing.grant_credits(_store(), caller, request)
+
+
+def _require_user(uid: str) -> None:
+    """Grants go to existing accounts only: a mistyped uid must not mint credits."""
+    try:
+        auth.get_user(uid)
+    except auth.UserNotFoundError as missing:
+        raise NotFound(f"no user with id {uid!r}", details={"field": "userId"}) from missing
+
+
 @refuse_unreadable_bodies
 @https_fn.on_call()
 def trackGeneration(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
-    """Record a generation a user has just started."""
+    """Record a generation a user has just started and reserve its credits."""
     return _track_generation(request)
 
 
@@ -62,3 +94,24 @@ def updateGenerationStatus(request: https_fn.CallableRequest[Any]) -> Any:  # no
 def getLiveGenerations(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
     """The newest public generations, as the realtime listener sees them."""
     return _get_live_generations(request)
+
+
+@refuse_unreadable_bodies
+@https_fn.on_call()
+def quoteGeneration(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+    """What a generation would cost the caller; writes nothing."""
+    return _quote_generation(request)
+
+
+@refuse_unreadable_bodies
+@https_fn.on_call()
+def getUserUsage(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+    """The caller's own usage over the last ``days`` days, today, this week and month."""
+    return _get_user_usage(request)
+
+
+@refuse_unreadable_bodies
+@https_fn.on_call()
+def grantCredits(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+    """Admins grant credits to a user, once per ``grantId``."""
+    return _grant_credits(request)

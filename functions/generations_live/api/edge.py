@@ -25,6 +25,7 @@ ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
     errors.NotFound: https_fn.FunctionsErrorCode.NOT_FOUND,
     errors.FailedPrecondition: https_fn.FunctionsErrorCode.FAILED_PRECONDITION,
     errors.ResourceExhausted: https_fn.FunctionsErrorCode.RESOURCE_EXHAUSTED,
+    errors.Contended: https_fn.FunctionsErrorCode.ABORTED,
 }
 
 RequestModel = TypeVar("RequestModel", bound=BaseModel)

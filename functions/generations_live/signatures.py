@@ -1,0 +1,51 @@
+"""Payment webhook signatures: HMAC-SHA256 over the timestamp and raw body.
+Pure rules: no I/O.
+
+The provider sends ``Generations-Signature: t=<unix seconds>,v1=<hex digest>``
+where the digest signs ``"<t>.<raw body>"`` with the shared secret. Several
+``v1`` values may be sent while a secret is being rotated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+SIGNATURE_HEADER = "Generations-Signature"
+
+
+class InvalidSignature(Exception):
+    """The request is not provably from the payment provider, or is too old."""
+
+
+def sign(secret: str, timestamp: int, raw_body: bytes) -> str:
+    """The header value a provider sends for this body at this time."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw_body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify(
+    secret: str, header: str | None, raw_body: bytes, now: datetime, tolerance: timedelta
+) -> None:
+    """Raise ``InvalidSignature`` unless the header signs this body within the tolerance."""
+    if not secret:
+        raise InvalidSignature("no webhook secret is configured")
+    if not header:
+        raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
+    timestamps: list[str] = []
+    signatures: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            timestamps.append(value)
+        elif name == "v1":
+            signatures.append(value)
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        raise InvalidSignature(f"malformed {SIGNATURE_HEADER} header")
+    timestamp = int(timestamps[0])
+    if abs(now.timestamp() - timestamp) > tolerance.total_seconds():
+        raise InvalidSignature("the signature's timestamp is outside the tolerance")
+    expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise InvalidSignature("the signature does not match")

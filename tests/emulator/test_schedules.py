@@ -1,0 +1,64 @@
+"""Scheduled functions as Cloud Scheduler calls them: over HTTP, served
+in-process by functions-framework from ``functions/main.py``, against the
+Firestore emulator (the Functions emulator does not run schedules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from functions_framework import create_app
+from google.cloud import firestore
+
+from emulators import ROOT
+from generations_live import tracking
+from generations_live.config import settings
+from generations_live.identity import caller_from_claims
+from generations_live.models import TrackGenerationRequest
+from generations_live.store import GenerationStore
+
+
+def scheduler_client(target: str) -> FlaskClient:
+    source = str(ROOT / "functions" / "main.py")
+    app = create_app(target=target, source=source)  # type: ignore[no-untyped-call]
+    client: FlaskClient = app.test_client()
+    return client
+
+
+def scheduler_headers(at: datetime, job: str) -> dict[str, str]:
+    return {
+        "X-CloudScheduler-ScheduleTime": at.isoformat().replace("+00:00", "Z"),
+        "X-CloudScheduler-JobName": job,
+    }
+
+
+@pytest.mark.usefixtures("emulator")
+def test_scheduled_sweeper_fails_stuck_generations_and_releases(db: firestore.Client) -> None:
+    store = GenerationStore(db)
+    caller = caller_from_claims("slow-user", {"name": "Slow"})
+    request = TrackGenerationRequest.model_validate({"type": "video", "prompt": "a long film"})
+    started = tracking.track_generation(store, caller, request, settings(), datetime.now(UTC))
+    sweeper = scheduler_client("sweepStuckGenerations")
+
+    on_time = sweeper.post("/", headers=scheduler_headers(datetime.now(UTC), "sweep-now"))
+    assert on_time.status_code == 200
+    public = db.document(f"live_generations/{started['generationId']}").get().to_dict() or {}
+    assert public["status"] == "processing"
+
+    later = datetime.now(UTC) + settings().processing_timeout + timedelta(minutes=1)
+    for attempt in range(2):  # a retried run finds nothing more to do
+        reply = sweeper.post("/", headers=scheduler_headers(later, f"sweep-late-{attempt}"))
+        assert reply.status_code == 200
+    public = db.document(f"live_generations/{started['generationId']}").get().to_dict() or {}
+    assert (public["status"], public["errorCode"]) == ("failed", "timeout")
+    account = db.document("billing/slow-user").get().to_dict() or {}
+    assert (account["balance"], account["held"]) == (10, 0)
+    ledger = [entry.id for entry in db.collection("billing/slow-user/ledger").stream()]
+    assert sorted(ledger) == sorted(
+        [
+            f"daily_free_{datetime.now(UTC).date()}",
+            f"hold_{started['generationId']}",
+            f"release_{started['generationId']}",
+        ]
+    )
