@@ -9,6 +9,8 @@ already did it). Firestore clients are built on first use, not at import.
 import firebase_admin
 
 from generations_live.api.callables import (
+    getBillingAnalytics,
+    getGenerationAnalytics,
     getLiveGenerations,
     getUserUsage,
     grantCredits,
@@ -16,7 +18,11 @@ from generations_live.api.callables import (
     trackGeneration,
     updateGenerationStatus,
 )
-from generations_live.api.schedules import sweepStuckGenerations
+from generations_live.api.schedules import (
+    cleanupGenerations,
+    rollupAnalytics,
+    sweepStuckGenerations,
+)
 from generations_live.api.webhooks import paymentWebhook
 
 try:
@@ -25,11 +31,15 @@ except ValueError:
     firebase_admin.initialize_app()
 
 __all__ = [
+    "cleanupGenerations",
+    "getBillingAnalytics",
+    "getGenerationAnalytics",
     "getLiveGenerations",
     "getUserUsage",
     "grantCredits",
     "paymentWebhook",
     "quoteGeneration",
+    "rollupAnalytics",
     "sweepStuckGenerations",
     "trackGeneration",
     "updateGenerationStatus",

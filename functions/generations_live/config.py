@@ -49,6 +49,11 @@ PROCESSING_TIMEOUT_MINUTES = params.IntParam(
     default=30,
     description="Minutes after which the sweeper fails a generation still processing.",
 )
+ROLLUP_LAG_SECONDS = params.IntParam(
+    "ROLLUP_LAG_SECONDS",
+    default=10,
+    description="Seconds the analytics rollup stays behind now, to absorb clock skew.",
+)
 PAYMENT_WEBHOOK_SECRET = params.SecretParam(
     "PAYMENT_WEBHOOK_SECRET",
     description="Shared secret of the payment provider's HMAC-SHA256 webhook signatures.",
@@ -67,6 +72,7 @@ class Settings:
     prices: PriceTable
     credit_policy: CreditPolicy
     processing_timeout: timedelta
+    rollup_lag: timedelta
 
 
 def parse_default_engines(spec: str) -> dict[GenerationType, str]:
@@ -100,4 +106,5 @@ def settings() -> Settings:
         prices=parse_price_table(PRICE_TABLE_VERSION.value, PRICE_TABLE.value),
         credit_policy=policy,
         processing_timeout=timedelta(minutes=timeout_minutes),
+        rollup_lag=timedelta(seconds=max(0, ROLLUP_LAG_SECONDS.value)),
     )

@@ -94,6 +94,9 @@ class LedgerEntry:
     reason: str
     generation_id: str | None = None
     event_id: str | None = None
+    # Kept on hold, charge and release entries so billing analytics can split
+    # credits by generation type from the ledger alone.
+    generation_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def apply_entry(
     reason: str,
     generation_id: str | None = None,
     event_id: str | None = None,
+    generation_type: str | None = None,
 ) -> Change:
     """Apply one signed ledger entry to an account."""
     balance = account.balance + amount if kind.moves_balance else account.balance
@@ -159,6 +163,7 @@ def apply_entry(
         reason=reason,
         generation_id=generation_id,
         event_id=event_id,
+        generation_type=generation_type,
     )
     return Change(account=after, entries=(entry,))
 
@@ -213,6 +218,7 @@ def reserve(
     account: Account,
     *,
     generation_id: str,
+    generation_type: GenerationType,
     cost: int,
     policy: CreditPolicy,
     price_version: str,
@@ -245,11 +251,19 @@ def reserve(
         amount=-cost,
         reason=f"reserved for generation {generation_id}",
         generation_id=generation_id,
+        generation_type=generation_type.value,
     )
     return Change(account=held.account, entries=topped_up.entries + held.entries), offer
 
 
-def settle(account: Account, *, generation_id: str, cost: int, outcome: Status) -> Change:
+def settle(
+    account: Account,
+    *,
+    generation_id: str,
+    generation_type: str | None,
+    cost: int,
+    outcome: Status,
+) -> Change:
     """Close a generation's hold: charge it on success, release it otherwise."""
     if cost == 0:
         return Change(account=account, entries=())
@@ -261,6 +275,7 @@ def settle(account: Account, *, generation_id: str, cost: int, outcome: Status) 
             amount=-cost,
             reason=f"generation {generation_id} completed",
             generation_id=generation_id,
+            generation_type=generation_type,
         )
     return apply_entry(
         account,
@@ -269,6 +284,7 @@ def settle(account: Account, *, generation_id: str, cost: int, outcome: Status) 
         amount=cost,
         reason=f"generation {generation_id} {outcome.value}",
         generation_id=generation_id,
+        generation_type=generation_type,
     )
 
 

@@ -29,6 +29,7 @@ MAX_ERROR_MESSAGE_LENGTH = 2000
 # A week: longer than any generation a worker would still report on.
 MAX_DURATION_MS = 7 * 24 * 60 * 60 * 1000
 MAX_USAGE_DAYS = 90
+MAX_ANALYTICS_DAYS = 90
 # No single grant or purchase moves more than this: a typo must not mint millions.
 MAX_GRANT = 1_000_000
 
@@ -132,3 +133,7 @@ class PaymentEvent(BaseModel):
     id: EventId
     type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     data: dict[str, object]
+
+
+class AnalyticsRequest(_Request):
+    days: int = Field(default=7, ge=1, le=MAX_ANALYTICS_DAYS)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -19,8 +21,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from generations_live.analytics import END, START
 from generations_live.credits import Account, AuditedEntry, Change, EntryKind
-from generations_live.documents import GenerationDocuments
+from generations_live.documents import RETENTION_FIELD, GenerationDocuments
 from generations_live.errors import Contended
 from generations_live.generation import GenerationType, Status
 
@@ -30,12 +33,18 @@ USER_GENERATIONS = "generations"
 USAGE = "usage"
 BILLING = "billing"
 LEDGER = "ledger"
+GENERATION_EVENTS = "generation_events"
 # Firestore aborts a transaction that loses a race for a document, and the
-# client library retries it, keeping its place in line (the retry names the
-# aborted transaction), so a burst on one document (a user's billing
-# document, say) drains in order. Past this many attempts the caller is told
-# to retry.
-TRANSACTION_ATTEMPTS = 20
+# client library retries it at once, keeping its place in line. A burst on
+# one document (a user's billing document, say) can still keep losing, so
+# rounds of attempts are spaced out with jittered exponential backoff, which
+# breaks the lockstep, before the caller is told to retry.
+ATTEMPTS_PER_ROUND = 5
+CONTENTION_ROUNDS = 8
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+# Firestore's limit of writes in one batch or transaction.
+MAX_BATCH_WRITES = 500
 
 Result = TypeVar("Result")
 
@@ -111,13 +120,22 @@ class StoreTransaction:
     # Writes.
 
     def create_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+        """Both halves, and the start event the analytics rollup folds."""
         stamps = {"createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
         self._transaction.create(self._store.public_ref(generation_id), {**docs.public, **stamps})
         self._transaction.create(
             self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
         )
+        self._create_event(generation_id, START, docs.public, createdAt=None)
 
-    def finish_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+    def finish_generation(
+        self,
+        uid: str,
+        generation_id: str,
+        docs: GenerationDocuments,
+        stored_public: dict[str, Any],
+    ) -> None:
+        """Both halves, and the end event the analytics rollup folds."""
         stamps = {
             "updatedAt": firestore.SERVER_TIMESTAMP,
             "completedAt": firestore.SERVER_TIMESTAMP,
@@ -125,6 +143,34 @@ class StoreTransaction:
         self._transaction.update(self._store.public_ref(generation_id), {**docs.public, **stamps})
         self._transaction.update(
             self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
+        )
+        self._create_event(
+            generation_id,
+            END,
+            stored_public,
+            createdAt=stored_public.get("createdAt"),
+            status=docs.public["status"],
+            durationMs=docs.public.get("durationMs"),
+        )
+
+    def _create_event(
+        self, generation_id: str, kind: str, public: dict[str, Any], **extra: Any
+    ) -> None:
+        # Created (never overwritten) in the change's own transaction, stamped
+        # with the same commit time as the documents: one event per change.
+        self._transaction.create(
+            self._store.event_ref(generation_id, kind),
+            {
+                "generationId": generation_id,
+                "kind": kind,
+                "at": firestore.SERVER_TIMESTAMP,
+                "type": public["type"],
+                "engine": public["engine"],
+                "userId": public["userId"],
+                "userName": public["userName"],
+                "expireAt": public.get(RETENTION_FIELD),
+                **extra,
+            },
         )
 
     def save_account(self, uid: str, change: Change) -> None:
@@ -149,6 +195,7 @@ class StoreTransaction:
                     "balanceAfter": entry.balance_after,
                     "heldAfter": entry.held_after,
                     "generationId": entry.generation_id,
+                    "generationType": entry.generation_type,
                     "eventId": entry.event_id,
                     "reason": entry.reason,
                     "createdAt": firestore.SERVER_TIMESTAMP,
@@ -184,6 +231,9 @@ class GenerationStore:
     def ledger_ref(self, uid: str, entry_id: str) -> firestore.DocumentReference:
         return self._document(BILLING, uid, LEDGER, entry_id)
 
+    def event_ref(self, generation_id: str, kind: str) -> firestore.DocumentReference:
+        return self._document(GENERATION_EVENTS, f"{generation_id}-{kind}")
+
     def new_generation_id(self) -> str:
         generation_id: str = self._client.collection(LIVE_GENERATIONS).document().id
         return generation_id
@@ -195,15 +245,17 @@ class GenerationStore:
         def attempt(transaction: firestore.Transaction) -> Result:
             return work(StoreTransaction(self, transaction))
 
-        try:
-            result: Result = attempt(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
-        except (ValueError, google_exceptions.Aborted) as lost:
-            if not _lost_a_race(lost):
-                raise
-            raise Contended(
-                "too many concurrent updates of the same account; retry shortly"
-            ) from lost
-        return result
+        for round_number in range(CONTENTION_ROUNDS):
+            try:
+                result: Result = attempt(self._client.transaction(max_attempts=ATTEMPTS_PER_ROUND))
+            except (ValueError, google_exceptions.Aborted) as lost:
+                if not _lost_a_race(lost):
+                    raise
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**round_number)
+                time.sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not a secret
+                continue
+            return result
+        raise Contended("too many concurrent updates of the same account; retry shortly")
 
     def account(self, uid: str) -> Account:
         snapshot = self.billing_ref(uid).get()
@@ -257,3 +309,28 @@ class GenerationStore:
                 )
             ]
             yield billing.id, account_from_document(billing.to_dict()), entries
+
+    def expired_generations(self, created_before: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(generation id, owner uid)`` of generations created before the cutoff, oldest first."""
+        expired = (
+            self._client.collection(LIVE_GENERATIONS)
+            .where(filter=FieldFilter("createdAt", "<", created_before))
+            .order_by("createdAt")
+            .limit(limit)
+            .select(["userId"])
+        )
+        return [(snapshot.id, str(snapshot.get("userId"))) for snapshot in expired.stream()]
+
+    def delete_generations(self, generations: Sequence[tuple[str, str]]) -> None:
+        """Delete both halves of each ``(generation id, owner uid)``; missing ones are no error.
+
+        Each half-pair goes in the same batched write, so a generation never
+        loses one half without the other.
+        """
+        per_batch = MAX_BATCH_WRITES // 2
+        for start in range(0, len(generations), per_batch):
+            batch = self._client.batch()
+            for generation_id, uid in generations[start : start + per_batch]:
+                batch.delete(self.public_ref(generation_id))
+                batch.delete(self.private_ref(uid, generation_id))
+            batch.commit()

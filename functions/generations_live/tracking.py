@@ -68,6 +68,7 @@ def track_generation(
         change, offer = credits.reserve(
             account,
             generation_id=generation_id,
+            generation_type=request.type,
             cost=cost,
             policy=settings.credit_policy,
             price_version=prices.version,
@@ -133,13 +134,18 @@ def update_generation_status(
         day_usage = tx.usage_day(owner_id, usage_day)
         cost = int(private.get("cost", 0))
         settled = credits.settle(
-            account, generation_id=request.generation_id, cost=cost, outcome=request.status
+            account,
+            generation_id=request.generation_id,
+            generation_type=public.get("type"),
+            cost=cost,
+            outcome=request.status,
         )
         charged = cost if request.status is Status.COMPLETED else 0
         tx.finish_generation(
             owner_id,
             request.generation_id,
             documents.terminal_update(request, public.get("createdAt"), now),
+            stored_public=public,
         )
         if settled.entries:
             tx.save_account(owner_id, settled)

@@ -54,6 +54,11 @@ BAD_CALLS = [
     ("quoteGeneration", {"type": "audio", "mode": "edit"}, "mode"),
     ("quoteGeneration", {"type": "image", "prompt": "not priced by prompt"}, "prompt"),
     ("getUserUsage", {"days": 0}, "days"),
+    ("getGenerationAnalytics", {"days": 0}, "days"),
+    ("getGenerationAnalytics", {"days": 91}, "days"),
+    ("getGenerationAnalytics", {"days": "7"}, "days"),
+    ("getGenerationAnalytics", {"days": 7, "userId": "x"}, "userId"),
+    ("getBillingAnalytics", {"days": 91}, "days"),
     ("getUserUsage", {"days": 91}, "days"),
     ("getUserUsage", {"days": "7"}, "days"),
     ("grantCredits", {**GOOD_GRANT, "amount": 0}, "amount"),
@@ -70,7 +75,14 @@ def everything(firestore_admin: FirestoreAdminRest) -> Any:
     def snapshot() -> tuple[dict[str, Any], ...]:
         return tuple(
             firestore_admin.collection_group(collection)
-            for collection in ("live_generations", "generations", "billing", "ledger", "usage")
+            for collection in (
+                "live_generations",
+                "generations",
+                "billing",
+                "ledger",
+                "usage",
+                "generation_events",
+            )
         )
 
     return snapshot
@@ -99,6 +111,8 @@ def test_bad_input_is_invalid_argument_naming_the_field(
         ("quoteGeneration", {"type": "image"}),
         ("getUserUsage", {"days": 7}),
         ("grantCredits", GOOD_GRANT),
+        ("getGenerationAnalytics", {"days": 7}),
+        ("getBillingAnalytics", {"days": 7}),
     ],
 )
 @pytest.mark.parametrize("token", [None, "not-a-token"])

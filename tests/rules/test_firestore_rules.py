@@ -265,3 +265,52 @@ def test_no_client_writes_credits_or_usage(
     collection, _, document_id = path.rpartition("/")
     assert client.create(collection, f"forged-{document_id}", {"amount": "500"}) == 403
     assert db.document(path).get().to_dict() == before
+
+
+@pytest.fixture
+def rollups_seeded(db: firestore.Client) -> None:
+    for path in (
+        "analytics_windows/7",
+        "analytics_days/2026-03-14",
+        "analytics_day_users/2026-03-14_03",
+        "billing_analytics_windows/7",
+        "billing_analytics_days/2026-03-14",
+        "billing_analytics_day_users/2026-03-14_03",
+        "analytics_meta/generations",
+        "generation_events/gen-1-start",
+    ):
+        db.document(path).set({"day": "2026-03-14", "total": 1})
+
+
+GENERATION_ROLLUPS = [
+    "analytics_windows/7",
+    "analytics_days/2026-03-14",
+    "analytics_day_users/2026-03-14_03",
+]
+BILLING_ROLLUPS = [
+    "billing_analytics_windows/7",
+    "billing_analytics_days/2026-03-14",
+    "billing_analytics_day_users/2026-03-14_03",
+]
+
+
+@pytest.mark.usefixtures("rollups_seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+@pytest.mark.parametrize("path", GENERATION_ROLLUPS + BILLING_ROLLUPS)
+def test_rollups_are_read_by_their_audience_and_written_by_nobody(
+    clients: dict[str, RestClient], role: str, path: str
+) -> None:
+    client = clients[role]
+    audience = SIGNED_IN if path in GENERATION_ROLLUPS else ["admin"]
+    assert client.get(path) == (ALLOWED if role in audience else 403)
+    assert client.list(path.rsplit("/", 1)[0]) == (ALLOWED if role in audience else 403)
+    assert client.update(path, {"total": "1000"}) == 403
+    assert client.delete(path) == 403
+
+
+@pytest.mark.usefixtures("rollups_seeded")
+@pytest.mark.parametrize("role", ["anonymous", *SIGNED_IN])
+@pytest.mark.parametrize("path", ["analytics_meta/generations", "generation_events/gen-1-start"])
+def test_rollup_machinery_is_closed(clients: dict[str, RestClient], role: str, path: str) -> None:
+    assert clients[role].get(path) == 403
+    assert clients[role].update(path, {"total": "0"}) == 403

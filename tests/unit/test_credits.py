@@ -54,6 +54,7 @@ def reserve(account: Account, cost: int, generation_id: str = "g1") -> credits.C
     change, _ = credits.reserve(
         account,
         generation_id=generation_id,
+        generation_type=GenerationType.IMAGE,
         cost=cost,
         policy=POLICY,
         price_version="v1",
@@ -100,7 +101,13 @@ def test_top_up_gives_nothing_above_the_floor_but_marks_the_day() -> None:
 def test_soft_block_within_the_overdraft_allowance() -> None:
     account = Account(balance=10, held=5, last_daily_free_day=TODAY.isoformat())
     change, offer = credits.reserve(
-        account, generation_id="g", cost=15, policy=POLICY, price_version="v", today=TODAY
+        account,
+        generation_id="g",
+        generation_type=GenerationType.VIDEO,
+        cost=15,
+        policy=POLICY,
+        price_version="v",
+        today=TODAY,
     )
     assert offer.soft_blocked
     assert offer.shortfall == 10
@@ -142,7 +149,9 @@ def test_settle_charges_success_and_releases_the_rest(
     outcome: Status, kind: EntryKind, balance: int
 ) -> None:
     held = reserve(Account(balance=50, last_daily_free_day=TODAY.isoformat()), 20).account
-    change = credits.settle(held, generation_id="g1", cost=20, outcome=outcome)
+    change = credits.settle(
+        held, generation_id="g1", generation_type="image", cost=20, outcome=outcome
+    )
     assert (change.account.balance, change.account.held) == (balance, 0)
     assert [entry.kind for entry in change.entries] == [kind]
 
@@ -161,7 +170,13 @@ def test_audit_accepts_a_consistent_history_and_names_mismatches() -> None:
         change = reserve(account, 5, generation_id)
         account, entries = change.account, entries + list(change.entries)
         if outcome is not None:
-            change = credits.settle(account, generation_id=generation_id, cost=5, outcome=outcome)
+            change = credits.settle(
+                account,
+                generation_id=generation_id,
+                generation_type="image",
+                cost=5,
+                outcome=outcome,
+            )
             account, entries = change.account, entries + list(change.entries)
     audited = [AuditedEntry(e.kind, e.amount, e.generation_id) for e in entries]
     assert (account.balance, account.held) == (35, 5)
@@ -179,7 +194,11 @@ def test_lifetime_totals_accumulate_per_kind() -> None:
         Account(), entry_id="p", kind=EntryKind.PURCHASE, amount=100, reason=""
     )
     change = credits.settle(
-        reserve(change.account, 10).account, generation_id="g1", cost=10, outcome=Status.COMPLETED
+        reserve(change.account, 10).account,
+        generation_id="g1",
+        generation_type="image",
+        cost=10,
+        outcome=Status.COMPLETED,
     )
     assert change.account.lifetime["purchase"] == 100
     assert change.account.lifetime["charge"] == 10

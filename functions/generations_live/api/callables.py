@@ -8,12 +8,13 @@ from typing import Any
 from firebase_admin import auth
 from firebase_functions import https_fn
 
-from generations_live import billing, tracking
+from generations_live import billing, rollups, tracking
 from generations_live.api.edge import callable_handler, refuse_unreadable_bodies
 from generations_live.config import settings
-from generations_live.errors import NotFound
+from generations_live.errors import NotFound, PermissionDenied
 from generations_live.identity import Caller
 from generations_live.models import (
+    AnalyticsRequest,
     GetLiveGenerationsRequest,
     GetUserUsageRequest,
     GrantCreditsRequest,
@@ -21,6 +22,7 @@ from generations_live.models import (
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
+from generations_live.rollup_store import RollupStore
 from generations_live.store import GenerationStore, default_client
 
 
@@ -65,6 +67,23 @@ def _grant_credits(caller: Caller, request: GrantCreditsRequest) -> dict[str, An
     if caller.is_admin:
         _require_user(request.user_id)
     return billing.grant_credits(_store(), caller, request)
+
+
+@callable_handler(AnalyticsRequest)
+def _get_generation_analytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
+    del caller  # any signed-in user may see the platform's generation analytics
+    return rollups.window_answer(
+        RollupStore(default_client()), rollups.GENERATION_ROLLUP, request.days
+    )
+
+
+@callable_handler(AnalyticsRequest)
+def _get_billing_analytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
+    if not caller.is_admin:
+        raise PermissionDenied("only admins may see billing analytics")
+    return rollups.window_answer(
+        RollupStore(default_client()), rollups.BILLING_ROLLUP, request.days
+    )
 
 
 def _require_user(uid: str) -> None:
@@ -115,3 +134,17 @@ def getUserUsage(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
 def grantCredits(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
     """Admins grant credits to a user, once per ``grantId``."""
     return _grant_credits(request)
+
+
+@refuse_unreadable_bodies
+@https_fn.on_call()
+def getGenerationAnalytics(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+    """Dashboard numbers for the last ``days`` days, from one rollup document."""
+    return _get_generation_analytics(request)
+
+
+@refuse_unreadable_bodies
+@https_fn.on_call()
+def getBillingAnalytics(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+    """The credit economy over the last ``days`` days (admins only)."""
+    return _get_billing_analytics(request)
