@@ -26,12 +26,17 @@ from emulators import (
     EmulatorSuite,
     SuitePorts,
     emulator_suite,
+    run_operator_command,
 )
 from firebase_clients import API_KEY
 
 LOG = ROOT / ".cache" / "emulators.log"
 # The demo's requests in flight finish within a callable's round trip.
 DEMO_STOP_TIMEOUT_S = 15.0
+# The emulator does not run scheduled functions; this loop runs the same code
+# through the operator commands, as often as a dashboard wants fresh numbers.
+SCHEDULE_EVERY_S = 30.0
+SCHEDULED_COMMANDS = (("rollup", "--lag", "0"), ("sweep-stuck",))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +86,10 @@ def _serve(suite: EmulatorSuite, *, demo: bool, duration_s: float | None, seed: 
             daemon=True,
         )
         traffic.start()
+    schedules = threading.Thread(
+        target=_run_schedules, args=(suite, stop), name="schedules", daemon=True
+    )
+    schedules.start()
     try:
         stop.wait(duration_s)
     except KeyboardInterrupt:
@@ -93,6 +102,19 @@ def _serve(suite: EmulatorSuite, *, demo: bool, duration_s: float | None, seed: 
         stop.set()
         if traffic is not None:
             traffic.join(DEMO_STOP_TIMEOUT_S)
+        schedules.join(DEMO_STOP_TIMEOUT_S)
+
+
+def _run_schedules(suite: EmulatorSuite, stop: threading.Event) -> None:
+    while not stop.wait(SCHEDULE_EVERY_S):
+        for command in SCHEDULED_COMMANDS:
+            if stop.is_set():
+                return
+            result = run_operator_command(suite, *command)
+            outcome = result.stdout.strip().splitlines() or result.stderr.strip().splitlines()
+            logging.info(
+                "scheduled %s: %s", command[0], outcome[-1] if outcome else result.returncode
+            )
 
 
 def _functions_base_url(suite: EmulatorSuite) -> str:
@@ -108,7 +130,10 @@ Generations Live is running on the emulators (project {PROJECT_ID}):
   Auth       {auth}   (FIREBASE_AUTH_EMULATOR_HOST={suite.auth_host})
   Firestore  {suite.url("firestore")}   (FIRESTORE_EMULATOR_HOST={suite.firestore_host})
   Functions  {functions}/<callable>
-             trackGeneration, updateGenerationStatus, getLiveGenerations
+             trackGeneration, updateGenerationStatus, getLiveGenerations, quoteGeneration,
+             getUserUsage, grantCredits, getGenerationAnalytics, getBillingAnalytics,
+             paymentWebhook (HTTPS)
+  Schedules  rollup and sweep-stuck every {SCHEDULE_EVERY_S:.0f} s (the emulator runs none)
 
 Try a callable:
   TOKEN=$(curl -s '{auth}/identitytoolkit.googleapis.com/v1/accounts:signUp?key={API_KEY}' \\
