@@ -17,7 +17,7 @@ import random
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,38 +25,14 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from emulators import firestore_emulator
-from generations_live import rollups, tracking
-from generations_live.config import settings
-from generations_live.credits import CreditPolicy
-from generations_live.identity import caller_from_claims
-from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live import rollups
 from generations_live.rollup_store import RollupStore
 from generations_live.store import GenerationStore
-from synthetic_history import TYPES, counting_document_reads, seed_history
+from synthetic_history import counting_document_reads, seed_history, soon, start_and_finish
 
 SPAN_DAYS = 60
 NO_LAG = timedelta(0)
 GENERATION = rollups.GENERATION_ROLLUP
-# Credits are not what this measures: every simulated user can afford its load.
-BENCH_SETTINGS = replace(
-    settings(), credit_policy=CreditPolicy(overdraft_allowance=0, daily_free_floor=10**9)
-)
-WORKER = caller_from_claims("bench-worker", {"worker": True})
-
-
-def soon() -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=1)
-
-
-def start_and_finish(store: GenerationStore, uid: str, rng: random.Random) -> None:
-    caller = caller_from_claims(uid, {"name": uid})
-    request = TrackGenerationRequest.model_validate({"type": rng.choice(TYPES), "prompt": "b"})
-    started = tracking.track_generation(store, caller, request, BENCH_SETTINGS, datetime.now(UTC))
-    status = rng.choice(["completed", "completed", "completed", "failed"])
-    report = UpdateGenerationStatusRequest.model_validate(
-        {"generationId": started["generationId"], "status": status, "durationMs": 1234}
-    )
-    tracking.update_generation_status(store, WORKER, report, datetime.now(UTC))
 
 
 @dataclass

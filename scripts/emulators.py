@@ -1,5 +1,6 @@
 """Start and stop the local emulators: the official Cloud Firestore emulator
-on its own, or the firebase-tools suite (Auth, Firestore, Functions).
+on its own, or the firebase-tools suite (Auth, Firestore, Functions, and
+Hosting serving the dashboard).
 
 Used by the test suite, the local backend command and the benchmarks. Every
 server listens on 127.0.0.1, is found ready by polling an endpoint with a
@@ -17,10 +18,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +40,14 @@ FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
 # The Functions emulator reads secret parameters from this git-ignored file.
 LOCAL_SECRETS = ROOT / "functions" / ".secret.local"
 WEBHOOK_SECRET_NAME = "PAYMENT_WEBHOOK_SECRET"
+# The dashboard as scripts/build_web.sh builds it; Hosting serves a per-run copy.
+WEB_DIST = ROOT / "web" / "dist"
+# What the browser needs besides the page: the suite's addresses (web/dashboard/config.js).
+WEB_CONFIG_NAME = "config.json"
+# The demo project's web app: the Auth emulator accepts any API key.
+WEB_API_KEY = "demo-api-key"
+BACKEND_EMULATORS = "auth,firestore,functions"
+WITH_DASHBOARD = f"{BACKEND_EMULATORS},hosting"
 
 
 class EmulatorError(RuntimeError):
@@ -143,6 +153,22 @@ def _jar_manifest(jar: Path) -> str:
         return archive.read("META-INF/MANIFEST.MF").decode()
 
 
+def firestore_emulator_version() -> str:
+    """The installed emulator's own version line, e.g. ``cloud-firestore-emulator 1.19.9``."""
+    command = [system_java(), "-cp", str(require_firestore_jar()), FIRESTORE_MAIN_CLASS]
+    done = subprocess.run(
+        [*command, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
+def firebase_tools_version() -> str:
+    package = ROOT / "node_modules" / "firebase-tools" / "package.json"
+    version: str = json.loads(package.read_text())["version"]
+    return version
+
+
 @dataclass
 class FirestoreEmulator:
     """The official Cloud Firestore emulator, run straight on Java."""
@@ -221,10 +247,11 @@ class SuitePorts:
     logging: int
     eventarc: int
     tasks: int
+    hosting: int
 
     @classmethod
     def free(cls) -> SuitePorts:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in fields(cls)))
 
     @classmethod
     def from_config(cls, config: dict[str, object]) -> SuitePorts:
@@ -236,7 +263,7 @@ class SuitePorts:
 
 @dataclass
 class EmulatorSuite:
-    """firebase-tools running Auth, Firestore and Functions emulators."""
+    """firebase-tools running Auth, Firestore and Functions emulators (and Hosting)."""
 
     ports: SuitePorts
     project: str
@@ -256,6 +283,17 @@ class EmulatorSuite:
 
     def function_url(self, name: str) -> str:
         return f"{self.url('functions')}/{self.project}/{REGION}/{name}"
+
+    def wipe_firestore(self) -> None:
+        """Delete every document of the suite's Firestore emulator (rules stay)."""
+        database = f"projects/{self.project}/databases/(default)"
+        url = f"{self.url('firestore')}/emulator/v1/{database}/documents"
+        requests.delete(url, timeout=30).raise_for_status()
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard page, when the suite runs Hosting."""
+        return f"{self.url('hosting')}/"
 
 
 def suite_environment() -> dict[str, str]:
@@ -285,12 +323,42 @@ def local_webhook_secret() -> str:
     return secret
 
 
-def _suite_config(ports: SuitePorts) -> dict[str, object]:
+def _suite_config(ports: SuitePorts, hosting_public: Path | None) -> dict[str, object]:
     config = json.loads((ROOT / "firebase.json").read_text())
     emulators = config["emulators"]
     for name in SuitePorts.__dataclass_fields__:
         emulators[name] = {"host": "127.0.0.1", "port": getattr(ports, name)}
+    if hosting_public is not None:
+        config["hosting"]["public"] = hosting_public.relative_to(ROOT).as_posix()
     return dict(config)
+
+
+def web_client_config(ports: SuitePorts, project: str = PROJECT_ID) -> dict[str, object]:
+    """What the dashboard reads from ``config.json``: the app and the emulators' addresses."""
+    return {
+        "firebase": {"projectId": project, "apiKey": WEB_API_KEY},
+        "region": REGION,
+        "emulators": {
+            "auth": {"host": "127.0.0.1", "port": ports.auth},
+            "firestore": {"host": "127.0.0.1", "port": ports.firestore},
+            "functions": {"host": "127.0.0.1", "port": ports.functions},
+        },
+    }
+
+
+def _hosting_public_dir(ports: SuitePorts) -> Path:
+    """A copy of the built dashboard plus this run's ``config.json``.
+
+    Each run gets its own copy, so suites on free ports (tests) and the local
+    backend on fixed ports never serve each other's addresses.
+    """
+    if not (WEB_DIST / "index.html").is_file():
+        raise EmulatorError(f"{WEB_DIST} has no built dashboard: run scripts/setup.sh")
+    CACHE_DIR.mkdir(exist_ok=True)
+    public = Path(tempfile.mkdtemp(prefix=f"hosting-{ports.hosting}-", dir=CACHE_DIR))
+    shutil.copytree(WEB_DIST, public, dirs_exist_ok=True)
+    (public / WEB_CONFIG_NAME).write_text(json.dumps(web_client_config(ports), indent=2))
+    return public
 
 
 @contextlib.contextmanager
@@ -298,20 +366,26 @@ def emulator_suite(
     *,
     ports: SuitePorts | None = None,
     log: Path,
-    only: str = "auth,firestore,functions",
+    only: str = BACKEND_EMULATORS,
     stdout: IO[bytes] | None = None,
 ) -> Iterator[EmulatorSuite]:
-    """Run firebase-tools' emulators on the given ports (free ones by default)."""
+    """Run firebase-tools' emulators on the given ports (free ones by default).
+
+    With ``hosting`` in ``only`` (``WITH_DASHBOARD``), Hosting serves the built
+    dashboard with a ``config.json`` that points it at this suite.
+    """
     if not FIREBASE_BIN.exists():
         raise EmulatorError(f"{FIREBASE_BIN} is missing: run scripts/setup.sh")
     if not (ROOT / "functions" / "venv").is_dir():
         raise EmulatorError("functions/venv is missing: run scripts/setup.sh")
     ports = ports or SuitePorts.free()
     local_webhook_secret()
+    hosting = "hosting" in only.split(",")
+    hosting_public = _hosting_public_dir(ports) if hosting else None
     # firebase-tools takes the project directory from the config file's folder,
     # so the per-run config sits beside firebase.json (git ignores it).
     config_path = ROOT / f"firebase.{ports.functions}.local.json"
-    config_path.write_text(json.dumps(_suite_config(ports), indent=2))
+    config_path.write_text(json.dumps(_suite_config(ports, hosting_public), indent=2))
     command = [
         str(FIREBASE_BIN),
         "emulators:start",
@@ -335,7 +409,7 @@ def emulator_suite(
     suite = EmulatorSuite(ports=ports, project=PROJECT_ID, process=process, log=log)
     try:
         wait_until(
-            lambda: _functions_loaded(suite),
+            lambda: _functions_loaded(suite) and (not hosting or _dashboard_served(suite)),
             what="firebase-tools emulators",
             timeout_s=180,
             process=process,
@@ -346,6 +420,8 @@ def emulator_suite(
         stop_process_group(process)
         sink.close()
         config_path.unlink(missing_ok=True)
+        if hosting_public is not None:
+            shutil.rmtree(hosting_public, ignore_errors=True)
 
 
 def run_operator_command(suite: EmulatorSuite, *args: str) -> subprocess.CompletedProcess[str]:
@@ -375,3 +451,7 @@ def _functions_loaded(suite: EmulatorSuite) -> bool:
     reply = requests.post(suite.function_url("getLiveGenerations"), json={"data": {}}, timeout=10)
     # Unauthenticated callers get the callable protocol's error, not a 404.
     return reply.status_code == 401
+
+
+def _dashboard_served(suite: EmulatorSuite) -> bool:
+    return requests.get(suite.dashboard_url + WEB_CONFIG_NAME, timeout=2).ok

@@ -54,10 +54,12 @@ class AuthEmulator:
         *,
         display_name: str | None = "Test Creator",
         email: str | None = None,
+        password: str | None = None,
         claims: dict[str, Any] | None = None,
     ) -> AppUser:
+        """An email account; pass ``password`` to sign in with it elsewhere (a browser)."""
         email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
-        password = "password-" + uuid.uuid4().hex
+        password = password or "password-" + uuid.uuid4().hex
         body: dict[str, Any] = {"email": email, "password": password, "returnSecureToken": True}
         if display_name is not None:
             body["displayName"] = display_name
@@ -100,15 +102,22 @@ class CallableClient:
         reply = self._http.post(
             f"{self._functions_url}/{name}", json={"data": data}, headers=headers, timeout=60
         )
-        payload = reply.json()
-        if "error" in payload:
-            error = payload["error"]
+        try:
+            payload = reply.json()
+        except ValueError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
             raise CallableError(
                 reply.status_code,
                 error.get("status", ""),
                 error.get("message", ""),
                 error.get("details"),
             )
+        if error is not None or not isinstance(payload, dict) or "result" not in payload:
+            # Not the protocol's answer (an emulator worker that crashed or
+            # timed out, say): the HTTP status stands in for the code.
+            raise CallableError(reply.status_code, f"HTTP_{reply.status_code}", reply.text, None)
         return payload["result"]
 
 
@@ -146,6 +155,34 @@ class FirestoreAdminRest:
         reply.raise_for_status()
         fields: dict[str, Any] = reply.json().get("fields", {})
         return fields
+
+    def count(
+        self, collection_id: str, *, parent: str = "", equals: tuple[str, str] | None = None
+    ) -> int:
+        """How many documents a collection under ``parent`` holds (an aggregation, no reads of
+        the documents), optionally only those whose string field equals a value."""
+        query: dict[str, Any] = {"from": [{"collectionId": collection_id}]}
+        if equals is not None:
+            field, value = equals
+            query["where"] = {
+                "fieldFilter": {
+                    "field": {"fieldPath": field},
+                    "op": "EQUAL",
+                    "value": {"stringValue": value},
+                }
+            }
+        body = {
+            "structuredAggregationQuery": {
+                "structuredQuery": query,
+                "aggregations": [{"alias": "n", "count": {}}],
+            }
+        }
+        url = f"{self._documents}/{parent}" if parent else self._documents
+        reply = self._http.post(
+            f"{url}:runAggregationQuery", json=body, headers=self._headers, timeout=60
+        )
+        reply.raise_for_status()
+        return int(reply.json()[0]["result"]["aggregateFields"]["n"]["integerValue"])
 
     def write(self, path: str, fields: dict[str, Any]) -> None:
         """One plain document write (REST field values), as a baseline client would do."""

@@ -1,5 +1,6 @@
 """Run the backend locally: Auth, Firestore and Functions emulators on the
-ports of firebase.json, optionally with simulated traffic.
+ports of firebase.json, and Hosting serving the dashboard, optionally with
+simulated traffic.
 
     python scripts/local_backend.py [--demo] [--duration SECONDS]
 
@@ -22,6 +23,7 @@ from emulators import (
     PROJECT_ID,
     REGION,
     ROOT,
+    WITH_DASHBOARD,
     EmulatorError,
     EmulatorSuite,
     SuitePorts,
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     LOG.parent.mkdir(exist_ok=True)
     print(f"Starting the emulators (log: {LOG.relative_to(ROOT)}) ...", flush=True)
     try:
-        with emulator_suite(ports=ports, log=LOG) as suite:
+        with emulator_suite(ports=ports, log=LOG, only=WITH_DASHBOARD) as suite:
             _print_addresses(suite)
             _serve(suite, demo=args.demo, duration_s=args.duration, seed=args.seed)
     except EmulatorError as error:
@@ -127,6 +129,7 @@ def _print_addresses(suite: EmulatorSuite) -> None:
     print(
         f"""
 Generations Live is running on the emulators (project {PROJECT_ID}):
+  Dashboard  {suite.dashboard_url}   (open it in a browser: live feed, numbers, your generations)
   Auth       {auth}   (FIREBASE_AUTH_EMULATOR_HOST={suite.auth_host})
   Firestore  {suite.url("firestore")}   (FIRESTORE_EMULATOR_HOST={suite.firestore_host})
   Functions  {functions}/<callable>

@@ -6,6 +6,7 @@ a bare single-document write from the same client, in one run.
 Both are timed from the same HTTP session, interleaved, so the machine's load
 affects them alike. The bare write is one REST document write to the same
 Firestore emulator: what a client that writes its own generation pays.
+``scripts/bench.py`` reuses the probe and the interleaving.
 """
 
 from __future__ import annotations
@@ -20,13 +21,66 @@ from pathlib import Path
 
 import requests
 
-from emulators import emulator_suite
+from emulators import EmulatorSuite, emulator_suite
 from firebase_clients import AuthEmulator, CallableClient, FirestoreAdminRest
+from generations_live.models import MAX_GRANT
+
+BARE_FIELDS = {
+    "type": {"stringValue": "image"},
+    "prompt": {"stringValue": "a lighthouse at dusk"},
+    "status": {"stringValue": "processing"},
+}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class StartProbe:
+    """One signed-in client that times a ``trackGeneration`` call or a bare
+    document write, both over the same HTTP session."""
+
+    def __init__(self, suite: EmulatorSuite) -> None:
+        session = requests.Session()
+        auth = AuthEmulator(suite.url("auth"), suite.project, session)
+        self._api = CallableClient(suite.function_url(""), session)
+        self._firestore = FirestoreAdminRest(suite.url("firestore"), suite.project, session)
+        self._user = auth.create_user(display_name="Latency Probe")
+        admin = auth.create_user(display_name="Probe Admin", claims={"admin": True})
+        grant = {
+            "userId": self._user.uid,
+            "amount": MAX_GRANT,  # credits are not what this measures
+            "reason": "latency probe",
+            "grantId": f"probe-{self._user.uid}",
+        }
+        self._api.call("grantCredits", grant, id_token=admin.id_token)
+
+    def track_ms(self) -> float:
+        data = {"type": "image", "prompt": "a lighthouse at dusk"}
+        return _timed(lambda: self._api.call("trackGeneration", data, id_token=self._user.id_token))
+
+    def bare_write_ms(self) -> float:
+        path = f"baseline_generations/{uuid.uuid4().hex}"
+        return _timed(lambda: self._firestore.write(path, BARE_FIELDS))
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def interleaved(probe: StartProbe, *, calls: int, warmup: int) -> tuple[list[float], list[float]]:
+    """``calls`` timed starts and bare writes in alternation, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        probe.track_ms()
+        probe.bare_write_ms()
+    tracked, written = [], []
+    for _ in range(calls):
+        tracked.append(probe.track_ms())
+        written.append(probe.bare_write_ms())
+    return tracked, written
 
 
 def main() -> None:
@@ -39,37 +93,7 @@ def main() -> None:
 
     log = Path(tempfile.mkdtemp(prefix="latency-")) / "firebase-tools.log"
     with emulator_suite(log=log) as suite:
-        session = requests.Session()
-        user = AuthEmulator(suite.url("auth"), suite.project, session).create_user(
-            display_name="Latency Probe"
-        )
-        api = CallableClient(suite.function_url(""), session)
-        firestore = FirestoreAdminRest(suite.url("firestore"), suite.project, session)
-        fields = {
-            "type": {"stringValue": "image"},
-            "prompt": {"stringValue": "a lighthouse at dusk"},
-            "status": {"stringValue": "processing"},
-        }
-
-        def track() -> None:
-            api.call("trackGeneration", {"type": "image", "prompt": "a lighthouse at dusk"},
-                     id_token=user.id_token)  # fmt: skip
-
-        def bare_write() -> None:
-            firestore.write(f"baseline_generations/{uuid.uuid4().hex}", fields)
-
-        def timed(action: Callable[[], None]) -> float:
-            started = time.perf_counter()
-            action()
-            return (time.perf_counter() - started) * 1000
-
-        for _ in range(args.warmup):
-            track()
-            bare_write()
-        tracked, written = [], []
-        for _ in range(args.calls):
-            tracked.append(timed(track))
-            written.append(timed(bare_write))
+        tracked, written = interleaved(StartProbe(suite), calls=args.calls, warmup=args.warmup)
 
     print(f"{args.calls} calls each, interleaved, one client, {suite.project} on 127.0.0.1")
     print(f"{'':28}{'median ms':>10}{'p95 ms':>10}")

@@ -2,7 +2,9 @@
 # Installs everything the local backend and the tests need, pinned:
 #   functions/venv  the functions' runtime (the Functions emulator runs it)
 #   .venv           tests and tools (runtime + pytest, ruff, mypy, a Java 21 runtime)
-#   node_modules    firebase-tools
+#   node_modules    firebase-tools, the Firebase JS SDK and esbuild
+#   web/dist        the dashboard, built by scripts/build_web.sh
+#   /usr/bin/chromium  Debian's Chromium for the browser tests (apt, only when missing)
 # Safe to run again: it only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +37,20 @@ install_venv .venv requirements-dev.txt
 site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 printf '%s\n' "$PWD/functions" "$PWD/scripts" > "$site_packages/generations-live-tree.pth"
 
-if [ ! -x node_modules/.bin/firebase ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/firebase ] || [ ! -x node_modules/.bin/esbuild ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
+fi
+bash scripts/build_web.sh
+
+# The browser tests drive Debian's Chromium (a test tool's own browser download
+# does not work offline). Installed once; apt needs root.
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "setup: installing chromium from Debian for the browser tests"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 if [ ! -f /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (scripts/setup.sh), then runs the static checks
-# and every test tier: unit, rules and store on the Firestore emulator, and
-# end to end through the firebase-tools emulators.
+# and every test tier: unit, rules and store on the Firestore emulator, end to
+# end through the firebase-tools emulators, and the dashboard in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +13,4 @@ checked=(functions/generations_live functions/main.py scripts tests)
 echo "== ruff check";        .venv/bin/ruff check .
 echo "== ruff format";       .venv/bin/ruff format --check .
 echo "== mypy --strict";     .venv/bin/mypy "${checked[@]}"
-echo "== tests";             "$py" -m pytest tests/unit tests/rules tests/emulator tests/e2e "$@"
+echo "== tests";             "$py" -m pytest tests/unit tests/rules tests/emulator tests/e2e tests/browser "$@"

@@ -261,8 +261,8 @@ class GenerationStore:
         snapshot = self.billing_ref(uid).get()
         return account_from_document(snapshot.to_dict() if snapshot.exists else None)
 
-    def live_generations(self, query: LiveQuery) -> list[tuple[str, dict[str, Any]]]:
-        """The newest public generations, optionally filtered by equality."""
+    def live_query(self, query: LiveQuery) -> firestore.Query:
+        """The feed's query, newest first: read once here, or listened to by dashboards."""
         feed: Any = self._client.collection(LIVE_GENERATIONS)
         for field, value in (
             ("type", query.type),
@@ -271,8 +271,15 @@ class GenerationStore:
         ):
             if value is not None:
                 feed = feed.where(filter=FieldFilter(field, "==", str(value)))
-        feed = feed.order_by("createdAt", direction=firestore.Query.DESCENDING).limit(query.limit)
-        return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in feed.stream()]
+        ordered: firestore.Query = feed.order_by(
+            "createdAt", direction=firestore.Query.DESCENDING
+        ).limit(query.limit)
+        return ordered
+
+    def live_generations(self, query: LiveQuery) -> list[tuple[str, dict[str, Any]]]:
+        """The newest public generations, optionally filtered by equality."""
+        feed = self.live_query(query).stream()
+        return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in feed]
 
     def stuck_generations(self, started_before: datetime, limit: int) -> list[str]:
         """Ids of generations still processing that started before the cutoff, oldest first."""

@@ -1,0 +1,104 @@
+// Pure helpers of the dashboard: labels, numbers, times and a tiny DOM builder.
+// Every value from the backend reaches the page through textContent, never as HTML.
+
+/** Generation types, in the order the page lists them; `card` names the metric card. */
+export const TYPES = {
+  image: { label: "Image", card: "AI Images" },
+  video: { label: "Video", card: "AI Videos" },
+  audio: { label: "Audio", card: "AI Audio" },
+  text: { label: "Text", card: null },
+};
+
+/** Statuses of a generation; `processing` is the only one that still moves. */
+export const STATUSES = ["processing", "completed", "failed", "canceled"];
+
+const numbers = new Intl.NumberFormat("en");
+
+/** 1234 -> "1,234"; missing values show as a dash. */
+export function count(value) {
+  return typeof value === "number" ? numbers.format(value) : "–";
+}
+
+/** 1 -> "1 credit", 20 -> "20 credits". */
+export function credits(value) {
+  return `${count(value)} credit${value === 1 ? "" : "s"}`;
+}
+
+/** 0.9234 -> "92.3%"; `null` (nothing finished yet) -> "–". */
+export function percent(rate) {
+  return typeof rate === "number" ? `${(rate * 100).toFixed(1)}%` : "–";
+}
+
+/** A Firestore Timestamp, an ISO string or a Date, as a Date (`null` when absent). */
+export function toDate(value) {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  if (typeof value.toDate === "function") return value.toDate();
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? null : parsed;
+}
+
+/** "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago". */
+export function relativeTime(date, now = new Date()) {
+  if (!date) return "";
+  const seconds = Math.max(0, Math.round((now.getTime() - date.getTime()) / 1000));
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} d ago`;
+}
+
+/** "14:03:12" in the viewer's time zone. */
+export function clock(date) {
+  return date ? date.toLocaleTimeString("en-GB", { hour12: false }) : "";
+}
+
+/**
+ * Build an element: `el("span", { class: "badge", "data-x": "1" }, "text", child)`.
+ * Strings become text nodes, so no value is ever parsed as HTML.
+ */
+export function el(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return element;
+}
+
+/** The type badge, coloured like the metric cards. */
+export function typeBadge(type) {
+  return el("span", { class: `badge type-${type}` }, TYPES[type]?.label ?? type);
+}
+
+/** The status pill: amber processing, green completed, red failed, grey canceled. */
+export function statusPill(status) {
+  return el("span", { class: `status status-${status}` }, status);
+}
+
+/** A relative time that `refreshTimes` keeps current. */
+export function timeLabel(date) {
+  return el(
+    "time",
+    { class: "when", datetime: date ? date.toISOString() : undefined, title: date?.toLocaleString() },
+    relativeTime(date),
+  );
+}
+
+/** Rewrite every relative time under `root` (the clock moves, the data does not). */
+export function refreshTimes(root, now = new Date()) {
+  for (const label of root.querySelectorAll("time.when[datetime]")) {
+    label.textContent = relativeTime(new Date(label.getAttribute("datetime")), now);
+  }
+}
+
+/** A callable's error as one line for the page: the code without its prefix, and the message. */
+export function describeError(error) {
+  const code = String(error?.code ?? "error").replace(/^(functions|auth|firestore)\//, "");
+  return `${code}: ${error?.message ?? String(error)}`;
+}

@@ -1,0 +1,74 @@
+// The Generations Live dashboard: a reference web client of the backend.
+// Everything it shows comes from the public surface: the realtime listener on
+// live_generations (web/live-feed.js), the user's own documents, and the callables.
+import { initializeApp } from "firebase/app";
+import { connectAuthEmulator, getAuth } from "firebase/auth";
+import { connectFirestoreEmulator, getFirestore } from "firebase/firestore";
+import { connectFunctionsEmulator, getFunctions } from "firebase/functions";
+
+import { createAccount } from "./account.js";
+import { createAnalytics } from "./analytics.js";
+import { loadConfig } from "./config.js";
+import { createFeed } from "./feed.js";
+import { refreshTimes } from "./format.js";
+import { createMine } from "./mine.js";
+
+const CLOCK_TICK_MS = 5000;
+
+async function main() {
+  const config = await loadConfig();
+  const app = initializeApp(config.firebase);
+  const auth = getAuth(app);
+  const db = getFirestore(app);
+  const functions = getFunctions(app, config.region);
+  if (config.emulators) {
+    const { auth: authAt, firestore: firestoreAt, functions: functionsAt } = config.emulators;
+    connectAuthEmulator(auth, `http://${authAt.host}:${authAt.port}`, { disableWarnings: true });
+    connectFirestoreEmulator(db, firestoreAt.host, firestoreAt.port);
+    connectFunctionsEmulator(functions, functionsAt.host, functionsAt.port);
+  }
+  document.body.dataset.mode = config.local ? "local" : "hosted";
+
+  const analytics = createAnalytics(functions, { refreshMs: config.analyticsRefreshMs });
+  const feed = createFeed(db, {
+    list: document.getElementById("feed-list"),
+    note: document.getElementById("feed-note"),
+    typeFilter: document.getElementById("feed-type"),
+    statusFilter: document.getElementById("feed-status"),
+  });
+  const mine = createMine(db, functions);
+
+  for (const button of document.querySelectorAll("[data-days]")) {
+    button.addEventListener("click", () => {
+      for (const other of document.querySelectorAll("[data-days]")) {
+        other.setAttribute("aria-pressed", String(other === button));
+      }
+      analytics.setDays(Number(button.dataset.days));
+    });
+  }
+
+  createAccount(auth, {
+    local: config.local,
+    onUser(user) {
+      mine.setUser(user);
+      if (user) {
+        feed.start();
+        analytics.start();
+      } else {
+        feed.stop();
+        analytics.stop();
+      }
+    },
+  });
+
+  setInterval(() => {
+    refreshTimes(document);
+    analytics.tickClock();
+  }, CLOCK_TICK_MS);
+}
+
+main().catch((error) => {
+  const banner = document.getElementById("fatal");
+  banner.hidden = false;
+  banner.textContent = `The dashboard could not start: ${error.message ?? error}`;
+});

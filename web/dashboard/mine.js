@@ -1,0 +1,295 @@
+// "My generations": the signed-in user's credits (their own billing/{uid}
+// document, live), the price of a generation before starting it
+// (quoteGeneration), the form that starts it (trackGeneration), and their own
+// history (users/{uid}/generations, newest first, live) with "Load more" and a
+// cancel button on what is still processing (updateGenerationStatus).
+import {
+  collection,
+  doc,
+  endAt,
+  getDocs,
+  limit,
+  onSnapshot,
+  orderBy,
+  query,
+  startAfter,
+  where,
+} from "firebase/firestore";
+import { httpsCallable } from "firebase/functions";
+
+import { count, credits, describeError, el, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+
+/** History entries per page. */
+export const HISTORY_PAGE = 10;
+// A failed quote (say a cold function worker that hung up) is asked once more after this.
+const QUOTE_RETRY_MS = 2000;
+
+/**
+ * @param {import("firebase/firestore").Firestore} db
+ * @param {import("firebase/functions").Functions} functions
+ */
+export function createMine(db, functions, root = document) {
+  const quoteGeneration = httpsCallable(functions, "quoteGeneration");
+  const trackGeneration = httpsCallable(functions, "trackGeneration");
+  const updateGenerationStatus = httpsCallable(functions, "updateGenerationStatus");
+
+  const form = root.getElementById("start");
+  const quoteLine = root.getElementById("quote");
+  const startButton = root.getElementById("start-button");
+  const startMessage = root.getElementById("start-message");
+  const list = root.getElementById("history");
+  const historyNote = root.getElementById("history-note");
+  const historyType = root.getElementById("history-type");
+  const loadMoreButton = root.getElementById("load-more");
+
+  let user = null;
+  let stopBilling = null;
+  let stopHistory = null;
+  let quoteTicket = 0;
+  // The history is one listener from the newest entry down to `oldestLoaded`
+  // (the first page: the newest HISTORY_PAGE). "Load more" finds the next page
+  // with startAfter and moves the end of the listener there, so every entry
+  // shown stays live and no entry falls between two pages.
+  let oldestLoaded = null;
+  let shown = [];
+  let hasMore = false;
+
+  function setUser(next) {
+    stopBilling?.();
+    stopHistory?.();
+    stopBilling = stopHistory = null;
+    user = next;
+    root.getElementById("mine").dataset.uid = user?.uid ?? "";
+    if (!user) {
+      renderCredits(null);
+      shown = [];
+      renderHistory();
+      quoteLine.textContent = "";
+      return;
+    }
+    const uid = user.uid;
+    stopBilling = onSnapshot(
+      doc(db, "billing", uid),
+      (snapshot) => {
+        if (user?.uid !== uid) return;
+        renderCredits(snapshot.data() ?? null);
+        void refreshQuote(); // the balance moved: so did what a generation leaves
+      },
+      (error) => renderCreditsError(error),
+    );
+    resetHistory();
+  }
+
+  // --- credits --------------------------------------------------------------
+
+  function renderCredits(account) {
+    const balance = account?.balance ?? 0;
+    const held = account?.held ?? 0;
+    root.getElementById("credits").dataset.loaded = account ? "true" : "false";
+    root.getElementById("credits-note").hidden = Boolean(account) || !user;
+    root.querySelector('[data-credit="balance"]').textContent = count(balance);
+    root.querySelector('[data-credit="held"]').textContent = count(held);
+    root.querySelector('[data-credit="available"]').textContent = count(balance - held);
+  }
+
+  function renderCreditsError(error) {
+    root.querySelector('[data-credit="balance"]').textContent = "–";
+    startMessage.textContent = `Credits unavailable (${describeError(error)})`;
+  }
+
+  // --- quote and start -----------------------------------------------------------
+
+  function request() {
+    const data = new FormData(form);
+    return {
+      type: String(data.get("type")),
+      batchSize: Number(data.get("batchSize")),
+      prompt: String(data.get("prompt") ?? ""),
+      engine: String(data.get("engine") ?? "").trim(),
+      visibility: data.get("private") ? "private" : "public",
+    };
+  }
+
+  async function refreshQuote(retry = true) {
+    if (!user) return;
+    const ticket = ++quoteTicket;
+    const { type, batchSize } = request();
+    try {
+      const { data: quote } = await quoteGeneration({ type, batchSize });
+      if (ticket !== quoteTicket) return;
+      quoteLine.dataset.cost = String(quote.cost);
+      quoteLine.dataset.canAfford = String(quote.canAfford);
+      quoteLine.replaceChildren(...quoteText(quote));
+      startButton.disabled = !quote.canAfford;
+    } catch (error) {
+      if (ticket !== quoteTicket) return;
+      quoteLine.textContent = `No price (${describeError(error)})`;
+      if (retry) {
+        setTimeout(() => ticket === quoteTicket && void refreshQuote(false), QUOTE_RETRY_MS);
+      }
+    }
+  }
+
+  function quoteText(quote) {
+    const cost = el("strong", { class: "quote-cost" }, credits(quote.cost));
+    const available = `${count(quote.available)} available`;
+    if (!quote.canAfford) {
+      return [cost, ` · only ${available}: not enough credits`];
+    }
+    if (quote.softBlocked) {
+      return [cost, ` · ${available}: goes through on the overdraft (${count(quote.remainingAfter)} after)`];
+    }
+    return [cost, ` · ${available} · ${count(quote.remainingAfter)} left after`];
+  }
+
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "type" || event.target.name === "batchSize") void refreshQuote();
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!user) return;
+    const { type, batchSize, prompt, engine, visibility } = request();
+    const data = { type, batchSize, prompt, visibility, requestId: `web-${crypto.randomUUID()}` };
+    if (engine) data.engine = engine;
+    startButton.disabled = true;
+    startMessage.textContent = "Starting…";
+    try {
+      const { data: started } = await trackGeneration(data);
+      startMessage.dataset.generationId = started.generationId;
+      startMessage.textContent =
+        `Started: ${credits(started.cost)} held, ${count(started.available)} available` +
+        (started.warning ? ` (low on credits: ${count(started.warning.shortfall)} short)` : "");
+      form.elements.prompt.value = "";
+    } catch (error) {
+      const shortfall = error.details?.shortfall;
+      startMessage.textContent = shortfall
+        ? `Not enough credits: ${count(shortfall)} short`
+        : describeError(error);
+    } finally {
+      startButton.disabled = false;
+      void refreshQuote();
+    }
+  });
+
+  // --- history -----------------------------------------------------------------------
+
+  function historyQuery(...bounds) {
+    const filters = historyType.value ? [where("type", "==", historyType.value)] : [];
+    return query(
+      collection(db, "users", user.uid, "generations"),
+      ...filters,
+      orderBy("createdAt", "desc"),
+      ...bounds,
+    );
+  }
+
+  function resetHistory() {
+    oldestLoaded = null;
+    shown = [];
+    hasMore = false;
+    list.replaceChildren();
+    historyNote.textContent = "Loading your generations…";
+    watchHistory();
+  }
+
+  function watchHistory() {
+    stopHistory?.();
+    const uid = user.uid;
+    const bounded = oldestLoaded
+      ? historyQuery(endAt(oldestLoaded))
+      : historyQuery(limit(HISTORY_PAGE));
+    stopHistory = onSnapshot(
+      bounded,
+      (snapshot) => {
+        if (user?.uid !== uid) return;
+        shown = snapshot.docs;
+        if (!oldestLoaded) hasMore = snapshot.size === HISTORY_PAGE;
+        renderHistory();
+      },
+      (error) => {
+        historyNote.textContent = `History unavailable (${describeError(error)})`;
+      },
+    );
+  }
+
+  async function loadMore() {
+    const last = shown[shown.length - 1];
+    if (!user || !last) return;
+    loadMoreButton.disabled = true;
+    try {
+      const page = await getDocs(historyQuery(startAfter(last), limit(HISTORY_PAGE)));
+      hasMore = page.size === HISTORY_PAGE;
+      if (page.empty) {
+        renderHistory();
+      } else {
+        oldestLoaded = page.docs[page.size - 1];
+        watchHistory();
+      }
+    } catch (error) {
+      historyNote.textContent = `Could not load more (${describeError(error)})`;
+    } finally {
+      loadMoreButton.disabled = false;
+    }
+  }
+
+  function renderHistory() {
+    list.replaceChildren(...shown.map((snapshot) => historyRow(snapshot.id, snapshot.data())));
+    loadMoreButton.hidden = !hasMore;
+    const filter = historyType.value ? ` ${historyType.value}` : "";
+    historyNote.textContent = shown.length
+      ? `Showing your ${shown.length} newest${filter} generation${shown.length === 1 ? "" : "s"}`
+      : user
+        ? `No${filter} generations yet: start one above.`
+        : "Sign in to see your generations.";
+  }
+
+  function historyRow(id, generation) {
+    const processing = generation.status === "processing";
+    const cancel = processing
+      ? el("button", { type: "button", class: "cancel", "data-cancel": id }, "Cancel")
+      : null;
+    cancel?.addEventListener("click", () => void cancelGeneration(id, cancel));
+    return el(
+      "li",
+      { class: "gen mine-gen", "data-generation-id": id, "data-status": generation.status },
+      el(
+        "div",
+        { class: "gen-head" },
+        typeBadge(generation.type),
+        el("span", { class: "engine" }, generation.engine ?? ""),
+        generation.batchSize > 1 ? el("span", { class: "batch" }, `×${generation.batchSize}`) : null,
+        generation.visibility === "private" ? el("span", { class: "tag" }, "private") : null,
+        el("span", { class: "cost", "data-cost": generation.cost }, credits(generation.cost)),
+      ),
+      el("p", { class: "prompt", title: generation.prompt }, generation.prompt ?? ""),
+      el(
+        "div",
+        { class: "gen-foot" },
+        statusPill(generation.status),
+        generation.errorCode ? el("span", { class: "error-code" }, generation.errorCode) : null,
+        timeLabel(toDate(generation.createdAt)),
+        cancel,
+      ),
+    );
+  }
+
+  async function cancelGeneration(id, button) {
+    button.disabled = true;
+    button.textContent = "Canceling…";
+    try {
+      await updateGenerationStatus({ generationId: id, status: "canceled" });
+      // The listener redraws the entry as canceled, and the billing listener
+      // shows the released hold.
+    } catch (error) {
+      button.disabled = false;
+      button.textContent = "Cancel";
+      startMessage.textContent = `Could not cancel (${describeError(error)})`;
+    }
+  }
+
+  historyType.addEventListener("change", () => user && resetHistory());
+  loadMoreButton.addEventListener("click", () => void loadMore());
+
+  return { setUser };
+}
