@@ -88,6 +88,10 @@ class AuthEmulator:
         return result
 
 
+# How often a call is sent again after the Functions emulator's own ECONNRESET.
+EMULATOR_RESETS_RETRIED = 3
+
+
 class CallableClient:
     """Calls HTTPS callable functions the way the Firebase client SDKs do."""
 
@@ -99,9 +103,14 @@ class CallableClient:
         headers = {"Content-Type": "application/json"}
         if id_token is not None:
             headers["Authorization"] = f"Bearer {id_token}"
-        reply = self._http.post(
-            f"{self._functions_url}/{name}", json={"data": data}, headers=headers, timeout=60
-        )
+        for _ in range(EMULATOR_RESETS_RETRIED):
+            reply = self._http.post(
+                f"{self._functions_url}/{name}", json={"data": data}, headers=headers, timeout=60
+            )
+            # The Functions emulator answers this itself when a Python worker it
+            # is still starting resets the connection, before the function ran.
+            if not (reply.status_code == 500 and '"ECONNRESET"' in reply.text):
+                break
         try:
             payload = reply.json()
         except ValueError:
