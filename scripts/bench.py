@@ -480,7 +480,9 @@ def measure_throughput(suite: EmulatorSuite, plan: Plan) -> Measurement:
             f"own thread calling `trackGeneration` back to back for {plan.load_s:.0f} s through "
             "the Functions emulator; then as many users writing baseline generation documents "
             "over REST for as long. Rate = calls that succeeded / wall time until the last "
-            "call returned.",
+            "call returned. Like the test clients, ours resends a call the emulator itself "
+            "reset before the function ran (its own 500 `ECONNRESET`, up to 3 times); the "
+            "document checks below would show any duplicate.",
             f"Before each level, bursts of one call per user ({WARM_STEP} more users each "
             f"time) until no call of a burst of all of them takes {WARM_CALL_S:.0f} s: the "
             "Functions emulator runs one Python worker per concurrent request and starts it "
