@@ -242,8 +242,10 @@ class RollupStore:
             batch.set(ref, {**answer, "asOf": as_of})
         batch.commit()
 
-    def mark_windows(self, spec: RollupSpec, day: str) -> None:
-        self._meta_ref(spec).set({"windowsDay": day}, merge=True)
+    def mark_windows(self, spec: RollupSpec, day: str, events_folded: int) -> None:
+        self._meta_ref(spec).set(
+            {"windowsDay": day, "windowsEventsFolded": events_folded}, merge=True
+        )
 
     def window(self, spec: RollupSpec, days: int) -> dict[str, Any] | None:
         """The precomputed answer for a window: one document read."""

@@ -150,16 +150,26 @@ def run_rollup(
             on_batch(outcome.events)
     meta = rollups.meta(rollup.spec)
     as_of: datetime | None = meta.get("asOf")
+    # The windows lag the folded events when a run died between folding and
+    # refreshing them: the next run refreshes them even with nothing new.
     refresh = as_of is not None and (
-        events > 0 or meta.get("windowsDay") != as_of.date().isoformat()
+        events > 0
+        or meta.get("windowsDay") != as_of.date().isoformat()
+        or meta.get("windowsEventsFolded") != meta.get("eventsFolded", 0)
     )
     if refresh and as_of is not None:
-        refresh_windows(rollups, rollup, as_of)
+        refresh_windows(rollups, rollup, as_of, meta.get("eventsFolded", 0))
     return RollupReport(rollup.spec.name, events, batches, caught_up, as_of, refresh)
 
 
-def refresh_windows(rollups: RollupStore, rollup: Rollup, as_of: datetime) -> None:
-    """Recompute the answer of every window (1 to 90 days) ending on ``as_of``'s day."""
+def refresh_windows(
+    rollups: RollupStore, rollup: Rollup, as_of: datetime, events_folded: int
+) -> None:
+    """Recompute the answer of every window (1 to 90 days) ending on ``as_of``'s day.
+
+    ``events_folded`` is the rollup's count of folded events read with
+    ``as_of``: the windows are marked as up to date with it.
+    """
     today = as_of.date()
     first_day = (today - timedelta(days=analytics.MAX_WINDOW_DAYS - 1)).isoformat()
     day_docs, users, names = rollups.window_inputs(rollup.spec, first_day)
@@ -168,7 +178,7 @@ def refresh_windows(rollups: RollupStore, rollup: Rollup, as_of: datetime) -> No
         for days in range(1, analytics.MAX_WINDOW_DAYS + 1)
     }
     rollups.write_windows(rollup.spec, answers, as_of)
-    rollups.mark_windows(rollup.spec, today.isoformat())
+    rollups.mark_windows(rollup.spec, today.isoformat(), events_folded)
 
 
 def window_answer(rollups: RollupStore, rollup: Rollup, days: int) -> dict[str, Any]:
@@ -208,7 +218,7 @@ def backfill(
         rollups.replace_days(rollup.spec, days, recount)
     finally:
         rollups.release_lease(rollup.spec)
-    refresh_windows(rollups, rollup, as_of)
+    refresh_windows(rollups, rollup, as_of, rollups.meta(rollup.spec).get("eventsFolded", 0))
     return days
 
 

@@ -15,6 +15,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
 
 from emulators import ROOT
+from firestore_state import every_document
 from generations_live import maintenance, tracking
 from generations_live.config import settings
 from generations_live.credits import CreditPolicy
@@ -68,23 +69,6 @@ def expired_at() -> datetime:
     return now() - SETTINGS.retention - timedelta(days=1)
 
 
-def everything(db: firestore.Client) -> dict[str, Any]:
-    """Every document by path, including those under parents that do not exist
-    (``list_documents`` lists missing parents too)."""
-    found: dict[str, Any] = {}
-
-    def walk(collections: Any) -> None:
-        for collection in collections:
-            for ref in collection.list_documents():
-                snapshot = ref.get()
-                if snapshot.exists:
-                    found[ref.path] = snapshot.to_dict()
-                walk(ref.collections())
-
-    walk(db.collections())
-    return found
-
-
 def test_cleanup_deletes_only_expired_generations(
     db: firestore.Client, store: GenerationStore
 ) -> None:
@@ -96,7 +80,7 @@ def test_cleanup_deletes_only_expired_generations(
     backdate(db, "bob", old_bob, expired_at())
     # Analytics events are another job's to remove, even those of deleted generations.
     db.document(f"generation_events/{old_alice}-start").set({"at": expired_at()})
-    before = everything(db)
+    before = every_document(db)
     deleted_paths = halves("alice", old_alice) | halves("bob", old_bob)
     assert deleted_paths <= set(before)
     assert any(path.startswith("billing/alice/ledger/") for path in before)
@@ -105,11 +89,11 @@ def test_cleanup_deletes_only_expired_generations(
     batches: list[int] = []
     assert maintenance.cleanup_generations(store, SETTINGS, now(), on_batch=batches.append) == 2
     assert batches == [2]
-    after = everything(db)
+    after = every_document(db)
     assert after == {path: doc for path, doc in before.items() if path not in deleted_paths}
     assert halves("alice", recent) <= set(after)
     assert maintenance.cleanup_generations(store, SETTINGS, now()) == 0
-    assert everything(db) == after
+    assert every_document(db) == after
 
 
 def test_a_generation_exactly_at_the_retention_is_kept(
@@ -171,7 +155,7 @@ def test_deleting_more_than_one_batched_write_holds_and_repeats(
     store.delete_generations(generations)
     assert committed == [500, 100]
     store.delete_generations(generations)  # all already gone: no error
-    assert everything(db) == {}
+    assert every_document(db) == {}
 
 
 def test_overlapping_runs_delete_everything_and_fail_on_nothing(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
+from firestore_state import every_document
 from generations_live import billing, tracking
 from generations_live.config import settings
 from generations_live.errors import PermissionDenied, ResourceExhausted
@@ -62,20 +63,6 @@ def ledger(db: firestore.Client, uid: str = "alice") -> dict[str, dict[str, Any]
     }
 
 
-def everything(db: firestore.Client) -> dict[str, Any]:
-    """Every document of the database, by path."""
-    found: dict[str, Any] = {}
-
-    def walk(collections: Any) -> None:
-        for collection in collections:
-            for doc in collection.stream():
-                found[doc.reference.path] = doc.to_dict()
-                walk(doc.reference.collections())
-
-    walk(db.collections())
-    return found
-
-
 def audit_is_clean(store: GenerationStore) -> bool:
     audit = billing.audit_ledgers(store)
     return bool(audit["accountsChecked"] > 0 and audit["mismatches"] == {})
@@ -119,12 +106,12 @@ def test_soft_block_then_refusal_writes_nothing(
     soft = track(store, type="video")
     assert soft["warning"]["code"] == "low-credits"
     assert soft["available"] == -10
-    before = everything(db)
+    before = every_document(db)
     with pytest.raises(ResourceExhausted) as refused:
         track(store, type="text")
     assert refused.value.details is not None
     assert refused.value.details["shortfall"] == 1
-    assert everything(db) == before
+    assert every_document(db) == before
     assert audit_is_clean(store)
 
 
@@ -167,7 +154,7 @@ def test_daily_free_credits_come_once_a_day(db: firestore.Client, store: Generat
 
 
 def test_quote_writes_nothing(db: firestore.Client, store: GenerationStore) -> None:
-    before = everything(db)
+    before = every_document(db)
     request = QuoteGenerationRequest.model_validate(
         {"type": "image", "mode": "edit", "batchSize": 4}
     )
@@ -182,7 +169,7 @@ def test_quote_writes_nothing(db: firestore.Client, store: GenerationStore) -> N
         "remainingAfter": -2,
         "priceVersion": SETTINGS.prices.version,
     }
-    assert everything(db) == before
+    assert every_document(db) == before
 
 
 def test_grants_and_purchases_apply_once(db: firestore.Client, store: GenerationStore) -> None:

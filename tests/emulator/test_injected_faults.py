@@ -1,0 +1,378 @@
+"""Faults injected into every write path, against the real Firestore emulator.
+
+An exception raised inside the transaction function before and after each of
+its writes, commits that abort and are retried, a worker that reports twice,
+and scheduled jobs (rollup, sweeper, cleanup) that die halfway and run again.
+After each: the ledger audit passes, the rollups equal a recount of the raw
+documents, and no generation is missing its public or private half.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as google_exceptions
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_batch import BaseWriteBatch
+from google.cloud.firestore_v1.transaction import Transaction
+
+from emulators import FirestoreEmulator
+from firestore_state import every_document, invariant_violations
+from generations_live import billing, maintenance, rollups, tracking
+from generations_live.config import settings
+from generations_live.errors import FailedPrecondition
+from generations_live.identity import caller_from_claims
+from generations_live.models import (
+    GrantCreditsRequest,
+    PurchaseData,
+    TrackGenerationRequest,
+    UpdateGenerationStatusRequest,
+)
+from generations_live.rollup_store import RollupStore
+from generations_live.store import ATTEMPTS_PER_ROUND, GenerationStore
+
+SETTINGS = settings()
+ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
+WORKER = caller_from_claims("worker-1", {"worker": True})
+ADMIN = caller_from_claims("admin-1", {"admin": True})
+REQUEST_ID = "req-fault-0001"
+WRITE_METHODS = ("create", "set", "update", "delete")
+# Enough deaths in a row to show a job resumes from wherever it stopped.
+MAX_RUNS = 60
+
+
+class InjectedFault(RuntimeError):
+    """The failure these tests raise in the middle of a write path."""
+
+
+@dataclass
+class WriteFault:
+    """Raise at the ``step``-th document write (counted from 1) of any
+    transaction or batch, before it is buffered or just after."""
+
+    step: int
+    after: bool = False
+    only: Callable[[firestore.DocumentReference], bool] = lambda _: True
+    writes: int = 0
+    fired: bool = False
+
+
+@contextmanager
+def injected(fault: WriteFault) -> Iterator[WriteFault]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in WRITE_METHODS:
+            original = getattr(BaseWriteBatch, name)
+
+            def write(
+                batch: BaseWriteBatch,
+                reference: firestore.DocumentReference,
+                *args: Any,
+                _original: Callable[..., Any] = original,
+                **kwargs: Any,
+            ) -> Any:
+                if fault.fired or not fault.only(reference):
+                    return _original(batch, reference, *args, **kwargs)
+                fault.writes += 1
+                if fault.writes == fault.step and not fault.after:
+                    fault.fired = True
+                    raise InjectedFault(f"before write {fault.step} ({reference.path})")
+                result = _original(batch, reference, *args, **kwargs)
+                if fault.writes == fault.step:
+                    fault.fired = True
+                    raise InjectedFault(f"after write {fault.step} ({reference.path})")
+                return result
+
+            patch.setattr(BaseWriteBatch, name, write)
+        yield fault
+
+
+@contextmanager
+def aborted_commits(count: int) -> Iterator[list[int]]:
+    """The next ``count`` transaction commits lose a race: Firestore rolls them
+    back and answers ABORTED, as it does to the loser of a contended document."""
+    aborted = [0]
+    commit = Transaction._commit
+
+    def losing_commit(transaction: Transaction) -> Any:
+        if aborted[0] < count:
+            aborted[0] += 1
+            # The server drops the transaction; the client still holds its id,
+            # as after a real ABORTED answer.
+            transaction._client._firestore_api.rollback(
+                request={
+                    "database": transaction._client._database_string,
+                    "transaction": transaction._id,
+                },
+                metadata=transaction._client._rpc_metadata,
+            )
+            raise google_exceptions.Aborted("injected: another transaction won")  # type: ignore[no-untyped-call]
+        return commit(transaction)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Transaction, "_commit", losing_commit)
+        yield aborted
+
+
+# --- the write paths: each a setup, and the one call a fault interrupts ------------
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start(store: GenerationStore) -> str:
+    request = TrackGenerationRequest.model_validate(
+        {"type": "video", "prompt": "a fox at dawn", "requestId": REQUEST_ID}
+    )
+    answer = tracking.track_generation(store, ALICE, request, SETTINGS, now())
+    generation_id: str = answer["generationId"]
+    return generation_id
+
+
+def report(store: GenerationStore, generation_id: str, status: str) -> None:
+    caller = ALICE if status == "canceled" else WORKER
+    request = UpdateGenerationStatusRequest.model_validate(
+        {"generationId": generation_id, "status": status, "durationMs": 4200}
+    )
+    tracking.update_generation_status(store, caller, request, now())
+
+
+def started(store: GenerationStore) -> str:
+    return start(store)
+
+
+def nothing(store: GenerationStore) -> str:
+    del store
+    return ""
+
+
+def grant(store: GenerationStore, _: str) -> None:
+    request = GrantCreditsRequest.model_validate(
+        {"userId": "alice", "amount": 25, "reason": "goodwill", "grantId": "grant-fault-01"}
+    )
+    billing.grant_credits(store, ADMIN, request)
+
+
+def purchase(store: GenerationStore, _: str) -> None:
+    data = PurchaseData.model_validate({"userId": "alice", "credits": 100})
+    billing.apply_purchase(store, "evt_fault_0001", data)
+
+
+def sweep(store: GenerationStore, _: str) -> None:
+    # Run as if the timeout had passed: generations started now count as stuck.
+    later = now() + SETTINGS.processing_timeout + timedelta(minutes=1)
+    tracking.sweep_stuck_generations(store, SETTINGS, later)
+
+
+WRITE_PATHS: dict[str, tuple[Callable[[GenerationStore], str], Callable[..., object]]] = {
+    "start": (nothing, lambda store, _: start(store)),
+    "complete": (started, lambda store, gid: report(store, gid, "completed")),
+    "fail": (started, lambda store, gid: report(store, gid, "failed")),
+    "cancel": (started, lambda store, gid: report(store, gid, "canceled")),
+    "grant": (nothing, grant),
+    "purchase": (nothing, purchase),
+    "sweep": (started, sweep),
+}
+
+
+def shape(db: firestore.Client) -> dict[str, Any]:
+    """What a path leaves behind, without its timestamps: the documents that
+    exist and the account's numbers."""
+    account = db.document("billing/alice").get().to_dict() or {}
+    return {
+        "paths": sorted(every_document(db)),
+        "account": {name: account.get(name) for name in ("balance", "held")},
+    }
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("path", sorted(WRITE_PATHS))
+def test_a_fault_at_any_write_leaves_nothing_and_the_retry_completes(
+    emulator: FirestoreEmulator, db: firestore.Client, path: str, when: str
+) -> None:
+    setup, call = WRITE_PATHS[path]
+    store = GenerationStore(db)
+    emulator.wipe()
+    call(store, setup(store))
+    expected = shape(db)
+    for step in itertools.count(1):
+        emulator.wipe()
+        context = setup(store)
+        before = every_document(db)
+        fault = WriteFault(step, after=when == "after")
+        with injected(fault), suppress(InjectedFault):
+            call(store, context)
+        if not fault.fired:
+            break  # the path makes fewer writes than ``step``: it ran as usual
+        assert every_document(db) == before, f"write {step} of {path} left a trace"
+        call(store, context)  # the client's or the scheduler's retry
+        assert shape(db) == expected, f"retry after write {step} of {path}"
+        assert invariant_violations(db) == {}, f"after a fault at write {step} of {path}"
+    writes = step - 1
+    print(f"{path}: a fault {when} each of its {writes} writes rolled back; the retry completed")
+    assert writes >= 2
+
+
+@pytest.mark.parametrize("path", sorted(WRITE_PATHS))
+def test_commits_that_abort_are_retried_and_apply_once(
+    emulator: FirestoreEmulator, db: firestore.Client, path: str
+) -> None:
+    setup, call = WRITE_PATHS[path]
+    store = GenerationStore(db)
+    emulator.wipe()
+    call(store, setup(store))
+    expected = shape(db)
+    emulator.wipe()
+    context = setup(store)
+    # More aborts than one round of attempts: the store's backoff rounds take over.
+    losses = ATTEMPTS_PER_ROUND + 2
+    with aborted_commits(losses) as aborted:
+        call(store, context)
+    assert aborted == [losses]
+    assert shape(db) == expected
+    assert invariant_violations(db) == {}
+
+
+def test_a_worker_reporting_twice_is_charged_once(
+    emulator: FirestoreEmulator, db: firestore.Client
+) -> None:
+    store = GenerationStore(db)
+    emulator.wipe()
+    generation_id = start(store)
+    report(store, generation_id, "completed")
+    # The answer was lost; the worker sends it again while Firestore is contended.
+    with aborted_commits(2):
+        report(store, generation_id, "completed")
+    # And a confused second worker reports the other outcome.
+    with pytest.raises(FailedPrecondition):
+        report(store, generation_id, "failed")
+    ledger = {doc.id for doc in db.collection("billing/alice/ledger").stream()}
+    assert {entry.split("_", 1)[0] for entry in ledger} == {"daily", "hold", "charge"}
+    assert invariant_violations(db) == {}
+
+
+# --- scheduled jobs that die halfway and run again ---------------------------------
+
+
+def seed_traffic(store: GenerationStore, rng: random.Random, count: int) -> None:
+    """``count`` generations of a few users, most of them finished."""
+    for index in range(count):
+        caller = caller_from_claims(f"user-{index % 5}", {"name": f"User {index % 5}"})
+        kind = rng.choice(["image", "video", "audio", "text"])
+        request = TrackGenerationRequest.model_validate({"type": kind, "prompt": "p"})
+        unlimited = replace(SETTINGS, credit_policy=replace(SETTINGS.credit_policy,
+                                                            daily_free_floor=10**6))  # fmt: skip
+        generation_id = tracking.track_generation(store, caller, request, unlimited, now())[
+            "generationId"
+        ]
+        if rng.random() < 0.8:
+            report(store, generation_id, rng.choice(["completed", "completed", "failed"]))
+
+
+def die_until_done(
+    job: Callable[[], object],
+    rng: random.Random,
+    max_step: int,
+    only: Callable[[firestore.DocumentReference], bool] = lambda _: True,
+) -> int:
+    """Run ``job`` again and again, each run dying at a random write (of those
+    ``only`` picks), until one finishes; returns how many runs died."""
+    for run in range(MAX_RUNS):
+        step = rng.randint(1, max_step)
+        with injected(WriteFault(step, after=rng.random() < 0.5, only=only)) as fault:
+            try:
+                job()
+            except InjectedFault:
+                continue
+        if not fault.fired:
+            return run
+    raise AssertionError(f"no run of the job finished in {MAX_RUNS} tries")
+
+
+def in_windows(reference: firestore.DocumentReference) -> bool:
+    collection: str = reference.parent.id
+    return collection.endswith("_windows")
+
+
+def test_a_rollup_that_dies_halfway_counts_everything_once_when_rerun(
+    emulator: FirestoreEmulator, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.wipe()
+    rng = random.Random(5)
+    store = GenerationStore(db)
+    seed_traffic(store, rng, 40)
+    # Small batches, so a run folds in many transactions and can die between them.
+    monkeypatch.setattr(rollups, "EVENTS_PER_BATCH", 8)
+    rollup_store = RollupStore(db)
+
+    def run_all() -> None:
+        for rollup in rollups.ROLLUPS:
+            rollups.run_rollup(rollup_store, rollup, now() + timedelta(seconds=1), lag=timedelta(0))
+
+    # Dying while folding; every refresh of the windows writes 90 documents,
+    # more than any step here, so their own death is the next part.
+    deaths = die_until_done(run_all, rng, max_step=40, only=lambda ref: not in_windows(ref))
+    assert deaths >= 3
+    assert invariant_violations(db) == {}
+    # Then die where the windows are written, after every event was folded:
+    # the next run refreshes them though nothing new arrived.
+    seed_traffic(store, rng, 3)
+    windows = WriteFault(1, only=in_windows)
+    with injected(windows), pytest.raises(InjectedFault):
+        run_all()
+    assert invariant_violations(db) == {}
+
+
+def test_a_sweep_that_dies_halfway_fails_each_stuck_generation_once(
+    emulator: FirestoreEmulator, db: firestore.Client
+) -> None:
+    emulator.wipe()
+    store = GenerationStore(db)
+    for index in range(6):
+        caller = caller_from_claims(f"user-{index}", {"name": f"User {index}"})
+        request = TrackGenerationRequest.model_validate({"type": "image", "prompt": "p"})
+        tracking.track_generation(store, caller, request, SETTINGS, now())
+    deaths = die_until_done(lambda: sweep(store, ""), random.Random(7), max_step=30)
+    assert deaths >= 2
+    statuses = {doc.get("status") for doc in db.collection("live_generations").stream()}
+    assert statuses == {"failed"}
+    assert invariant_violations(db) == {}
+
+
+def test_a_cleanup_that_dies_halfway_never_splits_a_generation(
+    emulator: FirestoreEmulator, db: firestore.Client
+) -> None:
+    emulator.wipe()
+    rng = random.Random(11)
+    store = GenerationStore(db)
+    seed_traffic(store, rng, 12)
+    rollup_store = RollupStore(db)
+    for rollup in rollups.ROLLUPS:
+        rollups.run_rollup(rollup_store, rollup, now() + timedelta(seconds=1), lag=timedelta(0))
+    analytics = {
+        path: fields
+        for path, fields in every_document(db).items()
+        if path.startswith(("analytics", "billing_analytics"))
+    }
+    # Everything is past its retention a year from now.
+    later = now() + timedelta(days=365)
+
+    def cleanup() -> None:
+        maintenance.cleanup_generations(store, SETTINGS, later, batch_size=2)
+
+    deaths = die_until_done(cleanup, rng, max_step=8)
+    assert deaths >= 2
+    assert list(db.collection("live_generations").stream()) == []
+    assert list(db.collection_group("generations").stream()) == []
+    remaining = every_document(db)
+    # Cleanup leaves the rollups alone (their raw documents are gone, so no
+    # recount can be compared now) and the ledgers, which still audit clean.
+    assert {path: remaining[path] for path in analytics} == analytics
+    assert invariant_violations(db, with_rollups=False) == {}
