@@ -58,6 +58,7 @@ from firebase_clients import (
     CallableClient,
     CallableError,
     FirestoreAdminRest,
+    grant_each,
 )
 from generations_live import rollups
 from generations_live.models import MAX_GRANT, MAX_LIVE_LIMIT
@@ -497,14 +498,7 @@ def measure_throughput(suite: EmulatorSuite, plan: Plan) -> Measurement:
     api = CallableClient(suite.function_url(""))
     admin = auth.create_user(display_name="Bench Admin", claims={"admin": True})
     users = [auth.create_user(display_name=f"Bench User {i}") for i in range(max(plan.user_counts))]
-    for user in users:
-        grant = {
-            "userId": user.uid,
-            "amount": MAX_GRANT,
-            "reason": "bench",
-            "grantId": f"bench-{user.uid}",
-        }
-        api.call("grantCredits", grant, id_token=admin.id_token)
+    grant_each(api, admin, users, MAX_GRANT, "bench")
     started_ok: Counter[str] = Counter()
     written_ok: Counter[str] = Counter()
     for n in plan.user_counts:

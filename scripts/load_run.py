@@ -40,6 +40,7 @@ from firebase_clients import (
     CallableClient,
     CallableError,
     FirestoreAdminRest,
+    grant_each,
 )
 from generations_live.store import LIVE_GENERATIONS
 
@@ -193,14 +194,7 @@ def gather_crowd(suite: EmulatorSuite, users: int, seed: int) -> Crowd:
     worker = auth.create_user(display_name="Load Worker", claims={"worker": True})
     people = [auth.create_user(display_name=f"Load User {i}") for i in range(users)]
     api = CallableClient(suite.function_url(""))
-    for person in people:
-        grant = {
-            "userId": person.uid,
-            "amount": CREDITS_PER_USER,
-            "reason": "load run",
-            "grantId": f"load-{person.uid}",
-        }
-        api.call("grantCredits", grant, id_token=admin.id_token)
+    grant_each(api, admin, people, CREDITS_PER_USER, "load run")
     return Crowd(suite, people, worker, seed)
 
 
