@@ -10,6 +10,7 @@ deadline, and is stopped by the pid (process group) it was started with.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO
@@ -440,6 +441,69 @@ def run_operator_command(suite: EmulatorSuite, *args: str) -> subprocess.Complet
         timeout=600,
         check=False,
     )
+
+
+@dataclass(frozen=True)
+class FunctionsInstance:
+    """Functions of ``functions/main.py``, each served by its own functions-framework
+    process as a Cloud Run instance serves it: concurrent requests on threads."""
+
+    ports: dict[str, int]
+
+    def base_url(self, name: str) -> str:
+        """Where ``name`` answers (under any path, as functions-framework routes)."""
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+
+@contextlib.contextmanager
+def functions_instance(
+    names: Sequence[str], *, env: dict[str, str], threads: int, log_dir: Path
+) -> Iterator[FunctionsInstance]:
+    """Serve ``names`` with the deployed runtime (functions/venv) on free ports.
+
+    ``env`` adds to this process's environment: the emulator hosts and secrets
+    the Functions emulator would give its workers. ``threads`` is how many
+    requests one process serves at once.
+    """
+    framework = ROOT / "functions" / "venv" / "bin" / "functions-framework"
+    if not framework.exists():
+        raise EmulatorError(f"{framework} is missing: run scripts/setup.sh")
+    ports = {name: free_port() for name in names}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, port in ports.items():
+            log = log_dir / f"functions-framework-{name}.log"
+            with log.open("wb") as sink:
+                address = ["--host", "127.0.0.1", "--port", str(port)]
+                process = subprocess.Popen(
+                    [str(framework), "--source", "main.py", "--target", name, *address],
+                    cwd=ROOT / "functions",
+                    env={**os.environ, **env, "THREADS": str(threads)},
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            processes.append(process)
+        instance = FunctionsInstance(ports)
+        for (name, port), process in zip(ports.items(), processes, strict=True):
+            wait_until(
+                functools.partial(_answers_http, instance.base_url(name)),
+                what=f"functions-framework serving {name} on port {port}",
+                timeout_s=60,
+                process=process,
+                log=log_dir / f"functions-framework-{name}.log",
+            )
+        yield instance
+    finally:
+        for process in processes:
+            stop_process_group(process)
+
+
+def _answers_http(url: str) -> bool:
+    """Any HTTP answer (even an error) means the server is up and routing."""
+    requests.get(url, timeout=2)
+    return True
 
 
 def _functions_loaded(suite: EmulatorSuite) -> bool:

@@ -10,7 +10,12 @@ from google.cloud import firestore
 
 from generations_live import billing, rollups
 from generations_live.rollup_store import RollupStore
-from generations_live.store import GENERATION_EVENTS, LIVE_GENERATIONS, GenerationStore
+from generations_live.store import (
+    GENERATION_EVENTS,
+    LIVE_GENERATIONS,
+    REQUEST_CLAIMS,
+    GenerationStore,
+)
 
 # Invariants are checked over the days the tests write to (a run near
 # midnight UTC spans two).
@@ -75,8 +80,9 @@ def rollup_mismatches(db: firestore.Client) -> dict[str, Any]:
 
 
 def invariant_violations(db: firestore.Client, *, with_rollups: bool = True) -> dict[str, Any]:
-    """Empty when the ledger audit passes, every generation has both halves, and
-    (``with_rollups``) the rollups equal a recount."""
+    """Empty when the ledger audit passes, every generation has both halves, no
+    finished call left its request claim behind, and (``with_rollups``) the
+    rollups equal a recount."""
     violations: dict[str, Any] = {}
     audit = billing.audit_ledgers(GenerationStore(db))
     if audit["mismatches"]:
@@ -84,6 +90,9 @@ def invariant_violations(db: firestore.Client, *, with_rollups: bool = True) -> 
     halves = generations_have_both_halves(db)
     if halves:
         violations["halves"] = halves
+    claims = [claim.get("key") for claim in db.collection(REQUEST_CLAIMS).stream()]
+    if claims:
+        violations["claims"] = claims
     if with_rollups:
         mismatched = rollup_mismatches(db)
         if mismatched:

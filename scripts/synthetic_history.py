@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from google.cloud import firestore
@@ -48,7 +48,10 @@ def seed_history(
     batch = db.batch()
     pending = 0
     for index in range(count):
-        created = now - timedelta(days=rng.randint(1, span_days), seconds=rng.randint(0, 86_399))
+        # A moment of one of the ``span_days`` UTC days before today, so a
+        # window of that many days holds them all whatever the time of day.
+        day = datetime.combine(now.date() - timedelta(days=rng.randint(1, span_days)), time(), UTC)
+        created = day + timedelta(seconds=rng.randint(0, 86_399))
         status = rng.choice(STATUSES)
         uid, name = rng.choice(users)
         duration = rng.choice([rng.randint(0, 99), rng.randint(100, 600_000)])

@@ -85,7 +85,7 @@ def _credit_once(
         tx.save_account(uid, change)
         return True, change.account
 
-    return store.run(credit)
+    return store.run_claimed(f"credit/{uid}/{entry_id}", credit)
 
 
 def grant_credits(

@@ -88,7 +88,9 @@ def track_generation(
             }
         return answer
 
-    return store.run(start)
+    if request.request_id is None:
+        return store.run(start)
+    return store.run_claimed(f"start/{generation_id}", start)
 
 
 def _start_answer(
@@ -156,7 +158,9 @@ def update_generation_status(
         )
         return {"generationId": request.generation_id, "status": request.status.value}
 
-    return store.run(finish)
+    # Reports of one generation take turns: a worker's retry, the owner's
+    # cancel and the sweeper may all arrive at once.
+    return store.run_claimed(f"finish/{request.generation_id}", finish)
 
 
 def live_generations(

@@ -24,7 +24,7 @@ from generations_live.models import (
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.store import GenerationStore
+from generations_live.store import REQUEST_CLAIMS, GenerationStore
 
 SETTINGS = settings()
 ALICE = caller_from_claims("alice", {"name": "Alice"})
@@ -123,6 +123,40 @@ def test_retry_of_a_started_generation_reserves_nothing(
     assert again["generationId"] == first["generationId"]
     assert again["cost"] == first["cost"]
     assert account(db)["held"] == 5
+
+
+def test_a_refused_start_can_be_retried_with_its_request_id_once_paid_for(
+    db: firestore.Client, store: GenerationStore
+) -> None:
+    track(store, type="video", batchSize=2)  # 20 held of 10: the overdraft is used up
+    before = every_document(db)
+    with pytest.raises(ResourceExhausted):
+        track(store, type="image", requestId="req-after-purchase")
+    # The refusal released its request claim along with writing nothing.
+    assert every_document(db) == before
+    billing.apply_purchase(
+        store, "evt_topup_0001", PurchaseData.model_validate({"userId": "alice", "credits": 50})
+    )
+    started = track(store, type="image", requestId="req-after-purchase")
+    assert started["status"] == "processing"
+    assert list(db.collection(REQUEST_CLAIMS).stream()) == []
+    assert audit_is_clean(store)
+
+
+def test_twenty_concurrent_retries_hold_once_and_answer_alike(
+    db: firestore.Client, store: GenerationStore
+) -> None:
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(
+            pool.map(lambda _: track(store, type="video", requestId="req-burst-20"), range(20))
+        )
+    assert {answer["generationId"] for answer in answers} == {answers[0]["generationId"]}
+    assert {(answer["cost"], answer["status"]) for answer in answers} == {(10, "processing")}
+    kinds = sorted(entry["kind"] for entry in ledger(db).values())
+    assert kinds == ["daily_free", "hold"]
+    assert (account(db)["balance"], account(db)["held"]) == (10, 10)
+    assert list(db.collection(REQUEST_CLAIMS).stream()) == []
+    assert audit_is_clean(store)
 
 
 def test_concurrent_starts_never_spend_beyond_the_allowance(

@@ -1,16 +1,18 @@
 """Faults injected into every write path, against the real Firestore emulator.
 
 An exception raised inside the transaction function before and after each of
-its writes, commits that abort and are retried, a worker that reports twice,
-and scheduled jobs (rollup, sweeper, cleanup) that die halfway and run again.
-After each: the ledger audit passes, the rollups equal a recount of the raw
-documents, and no generation is missing its public or private half.
+its writes, commits that abort and are retried, a call that dies holding its
+request claim, a worker that reports twice, and scheduled jobs (rollup,
+sweeper, cleanup) that die halfway and run again. After each: the ledger audit
+passes, the rollups equal a recount of the raw documents, no generation is
+missing its public or private half, and no request claim is left behind.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -27,7 +29,7 @@ from emulators import FirestoreEmulator
 from firestore_state import every_document, invariant_violations
 from generations_live import billing, maintenance, rollups, tracking
 from generations_live.config import settings
-from generations_live.errors import FailedPrecondition
+from generations_live.errors import Contended, FailedPrecondition
 from generations_live.identity import caller_from_claims
 from generations_live.models import (
     GrantCreditsRequest,
@@ -36,7 +38,12 @@ from generations_live.models import (
     UpdateGenerationStatusRequest,
 )
 from generations_live.rollup_store import RollupStore
-from generations_live.store import ATTEMPTS_PER_ROUND, GenerationStore
+from generations_live.store import (
+    ATTEMPTS_PER_ROUND,
+    REQUEST_CLAIMS,
+    ClaimPolicy,
+    GenerationStore,
+)
 
 SETTINGS = settings()
 ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
@@ -46,6 +53,10 @@ REQUEST_ID = "req-fault-0001"
 WRITE_METHODS = ("create", "set", "update", "delete")
 # Enough deaths in a row to show a job resumes from wherever it stopped.
 MAX_RUNS = 60
+# Claims that a call waits for briefly and that are taken over soon after
+# their holder died, so a test sees the takeover in about a second.
+QUICK_CLAIMS = ClaimPolicy(wait=timedelta(seconds=0.2), lease=timedelta(seconds=0.6))
+TAKEOVER_DEADLINE_S = 30
 
 
 class InjectedFault(RuntimeError):
@@ -182,6 +193,51 @@ WRITE_PATHS: dict[str, tuple[Callable[[GenerationStore], str], Callable[..., obj
 }
 
 
+def is_claim(reference: firestore.DocumentReference) -> bool:
+    collection: str = reference.parent.id
+    return collection == REQUEST_CLAIMS
+
+
+def in_transaction(reference: firestore.DocumentReference) -> bool:
+    """Writes of a path's transaction: the request claim around it is written
+    on its own, and its faults are tests of their own."""
+    return not is_claim(reference)
+
+
+def retry_until_taken_over(call: Callable[[], object]) -> int:
+    """Retry ``call`` as a client would while a dead call's claim is still
+    within its lease (each try is answered ``aborted`` after a short wait);
+    returns how many tries were turned away."""
+    deadline = time.monotonic() + TAKEOVER_DEADLINE_S
+    for turned_away in itertools.count():
+        try:
+            call()
+        except Contended:
+            assert time.monotonic() < deadline, "the abandoned claim was never taken over"
+            continue
+        return turned_away
+    raise AssertionError("unreachable")
+
+
+def rehearsed(
+    emulator: FirestoreEmulator, db: firestore.Client, path: str, store: GenerationStore
+) -> tuple[Callable[..., object], dict[str, Any], dict[str, Any]]:
+    """Run ``path`` once undisturbed for what it should leave, then set it up
+    again on a wiped database: the call to disturb (through ``store``, or the
+    store it is given), that expected shape, and the documents before the call."""
+    setup, call = WRITE_PATHS[path]
+    emulator.wipe()
+    call(store, setup(store))
+    expected = shape(db)
+    emulator.wipe()
+    context = setup(store)
+
+    def again(through: GenerationStore = store) -> object:
+        return call(through, context)
+
+    return again, expected, every_document(db)
+
+
 def shape(db: firestore.Client) -> dict[str, Any]:
     """What a path leaves behind, without its timestamps: the documents that
     exist and the account's numbers."""
@@ -206,7 +262,7 @@ def test_a_fault_at_any_write_leaves_nothing_and_the_retry_completes(
         emulator.wipe()
         context = setup(store)
         before = every_document(db)
-        fault = WriteFault(step, after=when == "after")
+        fault = WriteFault(step, after=when == "after", only=in_transaction)
         with injected(fault), suppress(InjectedFault):
             call(store, context)
         if not fault.fired:
@@ -224,18 +280,91 @@ def test_a_fault_at_any_write_leaves_nothing_and_the_retry_completes(
 def test_commits_that_abort_are_retried_and_apply_once(
     emulator: FirestoreEmulator, db: firestore.Client, path: str
 ) -> None:
-    setup, call = WRITE_PATHS[path]
-    store = GenerationStore(db)
-    emulator.wipe()
-    call(store, setup(store))
-    expected = shape(db)
-    emulator.wipe()
-    context = setup(store)
+    again, expected, _ = rehearsed(emulator, db, path, GenerationStore(db))
     # More aborts than one round of attempts: the store's backoff rounds take over.
     losses = ATTEMPTS_PER_ROUND + 2
     with aborted_commits(losses) as aborted:
-        call(store, context)
+        again()
     assert aborted == [losses]
+    assert shape(db) == expected
+    assert invariant_violations(db) == {}
+
+
+@contextmanager
+def failing_claim_write(write: str, *, after: bool) -> Iterator[list[str]]:
+    """The request claim's ``create`` or ``delete`` raises, before it reaches
+    Firestore or just after; yields the paths it failed at."""
+    failed: list[str] = []
+    original = getattr(firestore.DocumentReference, write)
+
+    def claim_write(reference: firestore.DocumentReference, *args: Any, **kwargs: Any) -> Any:
+        if not is_claim(reference):
+            return original(reference, *args, **kwargs)
+        failed.append(reference.path)
+        if not after:
+            raise InjectedFault(f"before the claim's {write}")
+        original(reference, *args, **kwargs)
+        raise InjectedFault(f"after the claim's {write}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(firestore.DocumentReference, write, claim_write)
+        yield failed
+
+
+@pytest.mark.parametrize("write", ["create", "delete"])
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("path", sorted(WRITE_PATHS))
+def test_a_fault_at_the_request_claim_is_recovered_by_a_retry(
+    emulator: FirestoreEmulator, db: firestore.Client, path: str, when: str, write: str
+) -> None:
+    again, expected, before = rehearsed(emulator, db, path, GenerationStore(db, QUICK_CLAIMS))
+    with failing_claim_write(write, after=when == "after") as failed, pytest.raises(InjectedFault):
+        again()
+    assert len(failed) == 1
+    left = set(every_document(db))
+    # The claim is written before the transaction and deleted after it.
+    stuck_claim = write == "delete" and when == "before"
+    if write == "create":
+        # Failed before the create, or after it (the call drops a claim whose
+        # answer it did not get): nothing is left either way.
+        assert left == set(before), "a call that could not claim its key left a trace"
+    else:
+        assert left == {*expected["paths"], *([failed[0]] if stuck_claim else [])}
+    turned_away = retry_until_taken_over(again)
+    if stuck_claim and path == "sweep":
+        # The rerun finds nothing stuck any more, so it never meets the claim
+        # its first run left: the claim waits for its TTL, nothing else differs.
+        assert turned_away == 0
+        assert set(every_document(db)) == {*expected["paths"], failed[0]}
+        assert db.document(failed[0]).get().get("expireAt") is not None
+        return
+    if not stuck_claim:
+        assert turned_away == 0, "a retry waited for a claim that was not there"
+    assert shape(db) == expected
+    assert invariant_violations(db) == {}
+
+
+@pytest.mark.parametrize("path", sorted(WRITE_PATHS))
+def test_a_call_that_dies_holding_its_claim_is_taken_over_after_the_lease(
+    emulator: FirestoreEmulator, db: firestore.Client, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    again, expected, before = rehearsed(emulator, db, path, GenerationStore(db, QUICK_CLAIMS))
+    with monkeypatch.context() as dying:
+        # The instance dies inside the transaction: no ``finally`` runs, so
+        # the claim stays where it was written.
+        dying.setattr(GenerationStore, "_release", lambda *_: None)
+        with injected(WriteFault(1, only=in_transaction)), pytest.raises(InjectedFault):
+            again()
+    left = every_document(db)
+    (claim,) = left.keys() - before.keys()
+    assert claim.startswith(f"{REQUEST_CLAIMS}/")
+    assert left.keys() >= before.keys()
+    # Retries within the lease are turned away (``aborted``) and write nothing.
+    patient = ClaimPolicy(wait=QUICK_CLAIMS.wait)  # the deployed lease: minutes
+    with pytest.raises(Contended):
+        again(GenerationStore(db, patient))
+    assert every_document(db) == left
+    retry_until_taken_over(again)
     assert shape(db) == expected
     assert invariant_violations(db) == {}
 

@@ -56,6 +56,7 @@ MATRIX = [
     Rule("billing_analytics_day_users/2026-03-14_03", ADMIN, ADMIN, NOBODY),
     Rule("analytics_meta/generations", NOBODY, NOBODY, NOBODY),
     Rule("generation_events/gen-1-start", NOBODY, NOBODY, NOBODY),
+    Rule("request_claims/5e1f0c", NOBODY, NOBODY, NOBODY),
 ]
 
 SEED: dict[str, dict[str, Any]] = {
