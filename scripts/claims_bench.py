@@ -13,6 +13,7 @@ each left: generations, holds and the answers' codes.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> int:
         parser.error("--duplicates must be at least 2 and --rounds at least 1")
     log = Path(tempfile.mkdtemp(prefix="claims-bench-")) / "firestore.log"
     with firestore_emulator(rules=ROOT / "firestore.rules", log=log) as server:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = server.address
         credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
         db = firestore.Client(project=server.project, credentials=credentials)
         stores = {"with claims": GenerationStore(db), "without claims": UnclaimedStore(db)}

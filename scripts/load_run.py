@@ -42,7 +42,7 @@ from firebase_clients import (
     FirestoreAdminRest,
     grant_each,
 )
-from generations_live.store import LIVE_GENERATIONS
+from generations_live.store import LIVE_GENERATIONS, REQUEST_CLAIMS
 
 TYPES = ("image", "video", "audio", "text")
 OUTCOMES = ("completed", "completed", "completed", "failed", "canceled")
@@ -277,6 +277,8 @@ def check_nothing_lost(suite: EmulatorSuite, ledger: Ledger) -> list[tuple[str, 
         (kinds["hold"], kinds["charge"], kinds["release"])
         == (len(started), finals["completed"], finals["failed"] + finals["canceled"]),
     )
+    claims = rest.collection_group(REQUEST_CLAIMS)
+    expect(f"{len(claims)} request claim(s) left behind by finished calls", not claims)
     today = datetime.now(UTC).date()
     days = ("--from", (today - timedelta(days=1)).isoformat(), "--to", today.isoformat())
     for args in (("rollup", "--lag", "0"), ("check", *days), ("audit-ledgers",)):

@@ -360,7 +360,7 @@ class GenerationStore:
             snapshot = ref.get()
             if snapshot.exists and snapshot.get("holder") == holder:
                 ref.delete(option=self._client.write_option(last_update_time=snapshot.update_time))
-        except google_exceptions.GoogleAPICallError as error:
+        except google_exceptions.GoogleAPIError as error:
             logger.warn("a request claim may stay until its lease ends", error=str(error))
 
     def _release(self, claim: _Claim) -> None:
@@ -374,7 +374,7 @@ class GenerationStore:
             claim.ref.delete(option=self._client.write_option(last_update_time=claim.written_at))
         except (google_exceptions.FailedPrecondition, google_exceptions.NotFound):
             pass  # taken over after its lease: the new holder releases it
-        except google_exceptions.GoogleAPICallError as error:
+        except google_exceptions.GoogleAPIError as error:
             logger.warn("a request claim was not released", claim=claim.ref.path, error=str(error))
 
     def account(self, uid: str) -> Account:
