@@ -469,11 +469,11 @@ def functions_instance(
     if not framework.exists():
         raise EmulatorError(f"{framework} is missing: run scripts/setup.sh")
     ports = {name: free_port() for name in names}
+    logs = {name: log_dir / f"functions-framework-{name}.log" for name in names}
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name, port in ports.items():
-            log = log_dir / f"functions-framework-{name}.log"
-            with log.open("wb") as sink:
+            with logs[name].open("wb") as sink:
                 address = ["--host", "127.0.0.1", "--port", str(port)]
                 process = subprocess.Popen(
                     [str(framework), "--source", "main.py", "--target", name, *address],
@@ -492,7 +492,7 @@ def functions_instance(
                 what=f"functions-framework serving {name} on port {port}",
                 timeout_s=60,
                 process=process,
-                log=log_dir / f"functions-framework-{name}.log",
+                log=logs[name],
             )
         yield instance
     finally:

@@ -313,13 +313,13 @@ class GenerationStore:
         ref = self._document(REQUEST_CLAIMS, digest)
         deadline = time.monotonic() + self._claims.wait.total_seconds()
         pause = CLAIM_FIRST_PAUSE_S
+        holder = uuid.uuid4().hex
+        fields = {
+            "key": key,
+            "holder": holder,
+            "expireAt": datetime.now(UTC) + self._claims.kept_for,
+        }
         while True:
-            holder = uuid.uuid4().hex
-            fields = {
-                "key": key,
-                "holder": holder,
-                "expireAt": datetime.now(UTC) + self._claims.kept_for,
-            }
             try:
                 written = ref.create(fields)
             except google_exceptions.AlreadyExists:
@@ -350,16 +350,22 @@ class GenerationStore:
             return True
         if snapshot.read_time - snapshot.update_time < self._claims.lease:
             return False
-        # A failed precondition: another waiter took it over first; it is theirs now.
-        with contextlib.suppress(google_exceptions.FailedPrecondition, google_exceptions.NotFound):
-            ref.delete(option=self._client.write_option(last_update_time=snapshot.update_time))
+        self._delete_unless_changed(ref, snapshot.update_time)
         return True
+
+    def _delete_unless_changed(
+        self, ref: firestore.DocumentReference, written_at: datetime
+    ) -> None:
+        """Delete a claim as it was written at ``written_at``; if it was deleted or
+        written again since (taken over by another call), it is not ours to delete."""
+        with contextlib.suppress(google_exceptions.FailedPrecondition, google_exceptions.NotFound):
+            ref.delete(option=self._client.write_option(last_update_time=written_at))
 
     def _drop_if_held_by(self, ref: firestore.DocumentReference, holder: str) -> None:
         try:
             snapshot = ref.get()
             if snapshot.exists and snapshot.get("holder") == holder:
-                ref.delete(option=self._client.write_option(last_update_time=snapshot.update_time))
+                self._delete_unless_changed(ref, snapshot.update_time)
         except google_exceptions.GoogleAPIError as error:
             logger.warn("a request claim may stay until its lease ends", error=str(error))
 
@@ -371,9 +377,7 @@ class GenerationStore:
         must not turn a finished call into an error.
         """
         try:
-            claim.ref.delete(option=self._client.write_option(last_update_time=claim.written_at))
-        except (google_exceptions.FailedPrecondition, google_exceptions.NotFound):
-            pass  # taken over after its lease: the new holder releases it
+            self._delete_unless_changed(claim.ref, claim.written_at)
         except google_exceptions.GoogleAPIError as error:
             logger.warn("a request claim was not released", claim=claim.ref.path, error=str(error))
 
