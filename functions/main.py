@@ -8,7 +8,7 @@ already did it). Firestore clients are built on first use, not at import.
 
 import firebase_admin
 
-from generations_live.api.callables import (
+from generations_live.entrypoints.callables import (
     getBillingAnalytics,
     getGenerationAnalytics,
     getLiveGenerations,
@@ -18,12 +18,12 @@ from generations_live.api.callables import (
     trackGeneration,
     updateGenerationStatus,
 )
-from generations_live.api.schedules import (
+from generations_live.entrypoints.schedules import (
     cleanupGenerations,
     rollupAnalytics,
     sweepStuckGenerations,
 )
-from generations_live.api.webhooks import paymentWebhook
+from generations_live.entrypoints.webhooks import paymentWebhook
 
 try:
     firebase_admin.get_app()

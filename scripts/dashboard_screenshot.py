@@ -18,9 +18,10 @@ from pathlib import Path
 
 from playwright.sync_api import ViewportSize, expect, sync_playwright
 
-import chromium
 from demo_traffic import run_demo
-from emulators import (
+from harness import chromium
+from harness.clients import AppUser, AuthEmulator, CallableClient
+from harness.emulators import (
     REGION,
     ROOT,
     WITH_DASHBOARD,
@@ -28,7 +29,6 @@ from emulators import (
     emulator_suite,
     run_operator_command,
 )
-from firebase_clients import AppUser, AuthEmulator, CallableClient
 
 PASSWORD = "screenshot-password"
 VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}

@@ -24,9 +24,9 @@ from typing import Any
 
 import requests
 
-from emulators import PROJECT_ID, local_webhook_secret
-from firebase_clients import AppUser, AuthEmulator, CallableClient, CallableError
-from generations_live.signatures import SIGNATURE_HEADER, sign
+from generations_live.domain.signatures import SIGNATURE_HEADER, sign
+from harness.clients import AppUser, AuthEmulator, CallableClient, CallableError
+from harness.emulators import PROJECT_ID, local_webhook_secret
 
 log = logging.getLogger("demo")
 

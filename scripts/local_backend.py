@@ -19,7 +19,8 @@ import threading
 from dataclasses import asdict
 
 from demo_traffic import run_demo
-from emulators import (
+from harness.clients import API_KEY
+from harness.emulators import (
     PROJECT_ID,
     REGION,
     ROOT,
@@ -30,7 +31,6 @@ from emulators import (
     emulator_suite,
     run_operator_command,
 )
-from firebase_clients import API_KEY
 
 LOG = ROOT / ".cache" / "emulators.log"
 # The demo's requests in flight finish within a callable's round trip.

@@ -33,9 +33,10 @@ install_venv() { # venv requirements-file
 
 install_venv functions/venv functions/requirements.txt
 install_venv .venv requirements-dev.txt
-# Tools and tests import the functions package and the harness from the tree.
+# Tools, tests and benchmarks import the functions package, the emulator
+# harness (tests/harness) and the benchmarks (bench/) from the tree.
 site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-printf '%s\n' "$PWD/functions" "$PWD/scripts" > "$site_packages/generations-live-tree.pth"
+printf '%s\n' "$PWD/functions" "$PWD/tests" "$PWD" > "$site_packages/generations-live-tree.pth"
 
 if [ ! -x node_modules/.bin/firebase ] || [ ! -x node_modules/.bin/esbuild ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,5 +1,5 @@
 import sys
 
-from generations_live.cli import main
+from generations_live.entrypoints.cli import main
 
 sys.exit(main())

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 
-from emulators import EmulatorSuite, run_operator_command
-from firebase_clients import AppUser, AuthEmulator, CallableClient
+from harness.clients import AppUser, AuthEmulator, CallableClient
+from harness.emulators import EmulatorSuite, run_operator_command
 
 # Generous: the page loads the SDK and opens its streams on a 2-core machine
 # that also runs every emulator. Speed is measured, not asserted.

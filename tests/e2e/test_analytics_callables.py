@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulators import EmulatorSuite, run_operator_command
-from firebase_clients import AppUser, AuthEmulator, CallableClient, CallableError
+from harness.clients import AppUser, AuthEmulator, CallableClient, CallableError
+from harness.emulators import EmulatorSuite, run_operator_command
 
 
 def test_dashboard_numbers_follow_the_rollup(

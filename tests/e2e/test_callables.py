@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from firebase_clients import (
+from harness.clients import (
     AppUser,
     AuthEmulator,
     CallableClient,

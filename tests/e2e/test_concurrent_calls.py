@@ -25,16 +25,16 @@ import requests
 from google.cloud import firestore
 from requests.adapters import HTTPAdapter
 
-from emulators import (
+from generations_live.domain.signatures import SIGNATURE_HEADER, sign
+from harness.clients import AppUser, AuthEmulator, CallableClient, CallableError
+from harness.emulators import (
     PROJECT_ID,
     EmulatorSuite,
     FirestoreEmulator,
     FunctionsInstance,
     functions_instance,
 )
-from firebase_clients import AppUser, AuthEmulator, CallableClient, CallableError
-from firestore_state import invariant_violations
-from generations_live.signatures import SIGNATURE_HEADER, sign
+from harness.state import invariant_violations
 
 BURST = 20
 REPORTS = 10

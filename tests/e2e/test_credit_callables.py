@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import requests
 
-from emulators import EmulatorSuite, local_webhook_secret, run_operator_command
-from firebase_clients import (
+from generations_live.domain.signatures import SIGNATURE_HEADER, sign
+from harness.clients import (
     AppUser,
     AuthEmulator,
     CallableClient,
     CallableError,
     FirestoreAdminRest,
 )
-from generations_live.signatures import SIGNATURE_HEADER, sign
+from harness.emulators import EmulatorSuite, local_webhook_secret, run_operator_command
 
 
 def track(api: CallableClient, user: AppUser, **fields: Any) -> dict[str, Any]:

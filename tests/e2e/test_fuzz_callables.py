@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulators import PROJECT_ID, ROOT, EmulatorSuite, FirestoreEmulator
-from firebase_clients import AuthEmulator
-from generations_live.documents import generation_id_for_request
-from generations_live.signatures import SIGNATURE_HEADER, sign
+from generations_live.domain.documents import generation_id_for_request
+from generations_live.domain.signatures import SIGNATURE_HEADER, sign
+from harness.clients import AuthEmulator
+from harness.emulators import PROJECT_ID, EmulatorSuite, FirestoreEmulator
+from harness.in_process import function_client
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 SEED_REQUEST = "seed-request-1"
@@ -167,12 +167,6 @@ def world(
     patch.undo()
 
 
-def app_client(target: str) -> FlaskClient:
-    source = str(ROOT / "functions" / "main.py")
-    client: FlaskClient = create_app(target=target, source=source).test_client()  # type: ignore[no-untyped-call]
-    return client
-
-
 def all_documents(emulator: FirestoreEmulator) -> dict[str, Any]:
     """Every document of every collection, by name, read as an administrator."""
     reply = requests.post(
@@ -203,8 +197,8 @@ def seed(world: FuzzWorld, client: FlaskClient) -> None:
 def test_callables_answer_declared_codes_and_refusals_write_nothing(
     world: FuzzWorld, name: str
 ) -> None:
-    client = app_client(name)
-    seeder = app_client("trackGeneration")
+    client = function_client(name)
+    seeder = function_client("trackGeneration")
     outcomes: dict[str, int] = {}
     seeded_id = generation_id_for_request(world.creator_uid, SEED_REQUEST)
     seeded: dict[str, Any] = {}  # the documents after seeding; empty until seeded
@@ -258,7 +252,7 @@ def test_callables_answer_declared_codes_and_refusals_write_nothing(
 def test_webhook_answers_200_400_or_401_and_refusals_write_nothing(
     world: FuzzWorld, body: bytes, signed: bool, skew: int
 ) -> None:
-    client = app_client("paymentWebhook")
+    client = function_client("paymentWebhook")
     world.firestore.wipe()
     headers = {"Content-Type": "application/json"}
     if signed:
@@ -271,14 +265,14 @@ def test_webhook_answers_200_400_or_401_and_refusals_write_nothing(
 
 def test_the_in_process_functions_reach_auth_and_firestore(world: FuzzWorld) -> None:
     """The fuzzed handlers are the real ones: a valid grant lands in the ledger."""
-    seed(world, app_client("trackGeneration"))
+    seed(world, function_client("trackGeneration"))
     grant = {
         "userId": world.creator_uid,
         "amount": 5,
         "reason": "check",
         "grantId": "grant-check-1",
     }
-    reply = app_client("grantCredits").post(
+    reply = function_client("grantCredits").post(
         "/", json={"data": grant}, headers={"Authorization": f"Bearer {world.tokens['admin']}"}
     )
     assert reply.get_json()["result"]["applied"] is True, reply.get_json()

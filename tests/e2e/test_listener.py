@@ -21,8 +21,8 @@ from typing import IO, Any
 
 import pytest
 
-from emulators import ROOT, EmulatorSuite
-from firebase_clients import AppUser, CallableClient
+from harness.clients import AppUser, CallableClient
+from harness.emulators import ROOT, EmulatorSuite
 
 PROBE = Path(__file__).with_name("listener_probe.mjs")
 # Generous on purpose: Node starts, loads the SDK and opens a gRPC stream on a

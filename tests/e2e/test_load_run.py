@@ -3,8 +3,8 @@ itself, and its checks pass (and would name what was lost)."""
 
 from __future__ import annotations
 
-from emulators import EmulatorSuite
-from load_run import run_load
+from bench.load_run import run_load
+from harness.emulators import EmulatorSuite
 
 
 def test_a_short_load_run_loses_nothing(suite: EmulatorSuite) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulators import EmulatorSuite
-from firebase_clients import AppUser, CallableClient, CallableError, FirestoreAdminRest
+from harness.clients import AppUser, CallableClient, CallableError, FirestoreAdminRest
+from harness.emulators import EmulatorSuite
 
 GOOD_TRACK = {"type": "text", "prompt": "a haiku about rain"}
 GOOD_GRANT = {"userId": "some-user", "amount": 5, "reason": "goodwill", "grantId": "grant-00001"}

@@ -16,13 +16,14 @@ import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from generations_live import analytics, billing_analytics, rollups, tracking
-from generations_live.config import settings
-from generations_live.identity import caller_from_claims
-from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
-from generations_live.rollup_store import RollupStore
-from generations_live.store import GenerationStore
-from synthetic_history import ENGINES, STATUSES, TYPES, counting_document_reads, seed_history
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.adapters.rollups import RollupStore
+from generations_live.domain import analytics, billing_analytics
+from generations_live.domain.identity import caller_from_claims
+from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.services import rollups, tracking
+from harness.history import ENGINES, STATUSES, TYPES, counting_document_reads, seed_history
 
 WORKER = caller_from_claims("worker-1", {"worker": True})
 NO_LAG = timedelta(0)

@@ -9,19 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
-from functions_framework import create_app
 from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
 
-from emulators import ROOT
-from firestore_state import every_document
-from generations_live import maintenance, tracking
-from generations_live.config import settings
-from generations_live.credits import CreditPolicy
-from generations_live.identity import Caller, caller_from_claims
-from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
-from generations_live.store import GenerationStore
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.credits import CreditPolicy
+from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.services import maintenance, tracking
+from harness.in_process import function_client
+from harness.state import every_document
 
 # Plenty of daily credits: these tests are about retention, not money.
 SETTINGS = replace(
@@ -178,10 +176,7 @@ def test_overlapping_runs_delete_everything_and_fail_on_nothing(
 
 @pytest.mark.usefixtures("emulator")
 def test_scheduled_cleanup_over_http(db: firestore.Client) -> None:
-    # main.py does not export cleanupGenerations yet, so serve it from its module.
-    source = str(ROOT / "functions" / "generations_live" / "api" / "schedules.py")
-    app = create_app(target="cleanupGenerations", source=source)  # type: ignore[no-untyped-call]
-    scheduler: FlaskClient = app.test_client()
+    scheduler = function_client("cleanupGenerations")
     store = GenerationStore(db)
     old, recent = start(store), start(store)
     backdate(db, "alice", old, expired_at())

@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from google.cloud import firestore
 
-from emulators import ROOT
-from generations_live import cli, tracking
-from generations_live.config import settings
-from generations_live.credits import CreditPolicy
-from generations_live.identity import Caller, caller_from_claims
-from generations_live.models import TrackGenerationRequest, UpdateGenerationStatusRequest
-from generations_live.store import GenerationStore
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.credits import CreditPolicy
+from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.entrypoints import cli
+from generations_live.services import tracking
+from harness.emulators import ROOT
 
 # Plenty of daily credits: these tests are about the commands, not money.
 SETTINGS = replace(

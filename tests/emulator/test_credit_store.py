@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from firestore_state import every_document
-from generations_live import billing, tracking
-from generations_live.config import settings
-from generations_live.errors import PermissionDenied, ResourceExhausted
-from generations_live.identity import Caller, caller_from_claims
-from generations_live.models import (
+from generations_live.adapters.collections import REQUEST_CLAIMS
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.errors import PermissionDenied, ResourceExhausted
+from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.models import (
     GetUserUsageRequest,
     GrantCreditsRequest,
     PurchaseData,
@@ -24,7 +24,8 @@ from generations_live.models import (
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.store import REQUEST_CLAIMS, GenerationStore
+from generations_live.services import billing, tracking
+from harness.state import every_document
 
 SETTINGS = settings()
 ALICE = caller_from_claims("alice", {"name": "Alice"})

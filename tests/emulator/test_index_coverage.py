@@ -19,13 +19,13 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.query import Query
 from google.cloud.firestore_v1.types import StructuredQuery
 
-from emulators import ROOT
-from generations_live import billing, maintenance, rollups, tracking
-from generations_live.config import settings
-from generations_live.identity import caller_from_claims
-from generations_live.models import GetLiveGenerationsRequest, GetUserUsageRequest
-from generations_live.rollup_store import RollupStore
-from generations_live.store import GenerationStore
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.adapters.rollups import RollupStore
+from generations_live.domain.identity import caller_from_claims
+from generations_live.domain.models import GetLiveGenerationsRequest, GetUserUsageRequest
+from generations_live.services import billing, maintenance, rollups, tracking
+from harness.emulators import ROOT
 
 ASCENDING = "ASCENDING"
 DESCENDING = "DESCENDING"

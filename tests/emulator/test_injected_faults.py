@@ -25,25 +25,25 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_batch import BaseWriteBatch
 from google.cloud.firestore_v1.transaction import Transaction
 
-from emulators import FirestoreEmulator
-from firestore_state import every_document, invariant_violations
-from generations_live import billing, maintenance, rollups, tracking
-from generations_live.config import settings
-from generations_live.errors import Contended, FailedPrecondition
-from generations_live.identity import caller_from_claims
-from generations_live.models import (
+from generations_live.adapters.collections import REQUEST_CLAIMS
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import (
+    ATTEMPTS_PER_ROUND,
+    ClaimPolicy,
+    GenerationStore,
+)
+from generations_live.adapters.rollups import RollupStore
+from generations_live.domain.errors import Contended, FailedPrecondition
+from generations_live.domain.identity import caller_from_claims
+from generations_live.domain.models import (
     GrantCreditsRequest,
     PurchaseData,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.rollup_store import RollupStore
-from generations_live.store import (
-    ATTEMPTS_PER_ROUND,
-    REQUEST_CLAIMS,
-    ClaimPolicy,
-    GenerationStore,
-)
+from generations_live.services import billing, maintenance, rollups, tracking
+from harness.emulators import FirestoreEmulator
+from harness.state import every_document, invariant_violations
 
 SETTINGS = settings()
 ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})

@@ -7,23 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask.testing import FlaskClient
-from functions_framework import create_app
 from google.cloud import firestore
 
-from emulators import ROOT
-from generations_live import tracking
-from generations_live.config import settings
-from generations_live.identity import caller_from_claims
-from generations_live.models import TrackGenerationRequest
-from generations_live.store import GenerationStore
-
-
-def scheduler_client(target: str) -> FlaskClient:
-    source = str(ROOT / "functions" / "main.py")
-    app = create_app(target=target, source=source)  # type: ignore[no-untyped-call]
-    client: FlaskClient = app.test_client()
-    return client
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.identity import caller_from_claims
+from generations_live.domain.models import TrackGenerationRequest
+from generations_live.services import tracking
+from harness.in_process import function_client
 
 
 def scheduler_headers(at: datetime, job: str) -> dict[str, str]:
@@ -39,7 +30,7 @@ def test_scheduled_sweeper_fails_stuck_generations_and_releases(db: firestore.Cl
     caller = caller_from_claims("slow-user", {"name": "Slow"})
     request = TrackGenerationRequest.model_validate({"type": "video", "prompt": "a long film"})
     started = tracking.track_generation(store, caller, request, settings(), datetime.now(UTC))
-    sweeper = scheduler_client("sweepStuckGenerations")
+    sweeper = function_client("sweepStuckGenerations")
 
     on_time = sweeper.post("/", headers=scheduler_headers(datetime.now(UTC), "sweep-now"))
     assert on_time.status_code == 200
@@ -70,7 +61,7 @@ def test_scheduled_rollup_folds_generations_and_ledgers(db: firestore.Client) ->
     caller = caller_from_claims("rollup-user", {"name": "Roll"})
     request = TrackGenerationRequest.model_validate({"type": "audio", "prompt": "a tune"})
     tracking.track_generation(store, caller, request, settings(), datetime.now(UTC))
-    rollup = scheduler_client("rollupAnalytics")
+    rollup = function_client("rollupAnalytics")
     # The scheduled run stays ROLLUP_LAG_SECONDS behind; with no lag, now.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ROLLUP_LAG_SECONDS", "0")

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from generations_live import tracking
-from generations_live.config import settings
-from generations_live.credits import CreditPolicy
-from generations_live.errors import FailedPrecondition, NotFound, PermissionDenied
-from generations_live.identity import Caller, caller_from_claims
-from generations_live.models import (
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.credits import CreditPolicy
+from generations_live.domain.errors import FailedPrecondition, NotFound, PermissionDenied
+from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.models import (
     GetLiveGenerationsRequest,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.store import GenerationStore
+from generations_live.services import tracking
 
 # Plenty of daily credits: these tests are about tracking, not money.
 SETTINGS = replace(

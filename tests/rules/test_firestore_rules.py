@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from emulators import FirestoreEmulator
-from rules_client import RestClient, id_token
+from harness.emulators import FirestoreEmulator
+from harness.rules_client import RestClient, id_token
 
 UID_OWNER = "owner-uid"
 UID_STRANGER = "stranger-uid"

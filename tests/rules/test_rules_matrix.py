@@ -12,8 +12,9 @@ import pytest
 import requests
 from google.cloud import firestore
 
-from emulators import FirestoreEmulator
-from rules_client import RestClient, id_token
+from harness.emulators import FirestoreEmulator
+from harness.plugin import summary_after_the_run
+from harness.rules_client import RestClient, id_token
 
 OWNER = "owner-uid"
 ROLES = ("anonymous", "stranger", "owner", "worker", "admin")
@@ -136,6 +137,9 @@ def matrix_report() -> list[str]:
         f"{unexpected} unexpected allows"
     )
     return lines
+
+
+summary_after_the_run("security rules matrix", matrix_report)
 
 
 # Targeted attacks, each as the client that would try it.

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from generations_live import billing_analytics as ba
-from generations_live.billing_analytics import BillingDelta, LedgerFact
+from generations_live.domain import billing_analytics as ba
+from generations_live.domain.billing_analytics import BillingDelta, LedgerFact
 
 TODAY = date(2026, 3, 18)
 KINDS = ("grant", "purchase", "daily_free", "adjustment", "hold", "charge", "release")

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from generations_live import credits
-from generations_live.config import settings
-from generations_live.credits import (
+from generations_live.adapters.config import settings
+from generations_live.domain import credits
+from generations_live.domain.credits import (
     Account,
     AuditedEntry,
     CreditPolicy,
@@ -14,8 +14,8 @@ from generations_live.credits import (
     Mode,
     parse_price_table,
 )
-from generations_live.errors import InvalidArgument, ResourceExhausted
-from generations_live.generation import GenerationType, Status
+from generations_live.domain.errors import InvalidArgument, ResourceExhausted
+from generations_live.domain.lifecycle import GenerationType, Status
 
 POLICY = CreditPolicy(overdraft_allowance=10, daily_free_floor=10)
 TODAY = date(2026, 3, 14)

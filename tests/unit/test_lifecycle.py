@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from generations_live.errors import FailedPrecondition, PermissionDenied
-from generations_live.generation import Status, plan_transition
-from generations_live.identity import Caller
+from generations_live.domain.errors import FailedPrecondition, PermissionDenied
+from generations_live.domain.identity import Caller
+from generations_live.domain.lifecycle import Status, plan_transition
 
 OWNER = Caller(uid="owner", display_name="O", email=None, is_admin=False, is_worker=False)
 STRANGER = Caller(uid="stranger", display_name="S", email=None, is_admin=False, is_worker=False)

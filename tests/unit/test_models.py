@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from generations_live.generation import GenerationType, Status, Visibility
-from generations_live.models import (
+from generations_live.domain.lifecycle import GenerationType, Status, Visibility
+from generations_live.domain.models import (
     GetLiveGenerationsRequest,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from generations_live.signatures import InvalidSignature, sign, verify
+from generations_live.domain.signatures import InvalidSignature, sign, verify
 
 SECRET = "whsec-test"
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)

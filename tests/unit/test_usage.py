@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from generations_live import usage
-from generations_live.generation import GenerationType, Status
+from generations_live.domain import usage
+from generations_live.domain.lifecycle import GenerationType, Status
 
 TODAY = date(2026, 3, 18)  # a Wednesday
 

@@ -1,0 +1,1 @@
+"""Firestore, Firebase Auth and configuration: every collection name, path and query."""

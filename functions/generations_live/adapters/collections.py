@@ -1,0 +1,29 @@
+"""Every Firestore collection name of the project, spelled once.
+
+Code outside the adapters never spells one (a test checks): it asks an
+adapter for the documents it needs.
+"""
+
+# The public feed: one document per generation, readable by signed-in users.
+LIVE_GENERATIONS = "live_generations"
+# users/{uid}: the owner's history (USER_GENERATIONS) and daily usage (USAGE).
+USERS = "users"
+USER_GENERATIONS = "generations"
+USAGE = "usage"
+# billing/{uid}: the account, and its append-only LEDGER.
+BILLING = "billing"
+LEDGER = "ledger"
+# One immutable event per generation change, folded by the analytics rollup.
+GENERATION_EVENTS = "generation_events"
+# The claim of a call with an idempotency key while it runs.
+REQUEST_CLAIMS = "request_claims"
+# The rollups' cursors and leases, one document per rollup.
+ANALYTICS_META = "analytics_meta"
+# Generation analytics: day counters, per-day user shards, precomputed windows.
+ANALYTICS_DAYS = "analytics_days"
+ANALYTICS_DAY_USERS = "analytics_day_users"
+ANALYTICS_WINDOWS = "analytics_windows"
+# Billing analytics, the same three.
+BILLING_ANALYTICS_DAYS = "billing_analytics_days"
+BILLING_ANALYTICS_DAY_USERS = "billing_analytics_day_users"
+BILLING_ANALYTICS_WINDOWS = "billing_analytics_windows"

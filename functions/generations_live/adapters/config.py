@@ -1,0 +1,110 @@
+"""Deployment configuration, read through ``firebase_functions.params``.
+
+Every tunable lives here so handlers carry no literals. Values are read at
+call time (params resolve from the environment), never at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from firebase_functions import params
+
+from generations_live.domain.credits import CreditPolicy, PriceTable, parse_price_table
+from generations_live.domain.lifecycle import GenerationType
+
+GENERATION_RETENTION_DAYS = params.IntParam(
+    "GENERATION_RETENTION_DAYS",
+    default=30,
+    description="Days a feed and history document is kept before cleanup or TTL removes it.",
+)
+DEFAULT_ENGINES = params.StringParam(
+    "DEFAULT_ENGINES",
+    default="image=gemini,video=sora,audio=elevenlabs,text=gemini",
+    description="Engine recorded when a request names none, as type=engine pairs.",
+)
+PRICE_TABLE = params.StringParam(
+    "PRICE_TABLE",
+    default="text=1,image=5,image.edit=3,video=10,audio=2",
+    description="Credits per unit, as type[.mode]=credits pairs; a batch costs batchSize units.",
+)
+PRICE_TABLE_VERSION = params.StringParam(
+    "PRICE_TABLE_VERSION",
+    default="2026-01",
+    description="Recorded on every generation; change it whenever PRICE_TABLE changes.",
+)
+OVERDRAFT_ALLOWANCE = params.IntParam(
+    "OVERDRAFT_ALLOWANCE",
+    default=10,
+    description="Credits a generation may go below zero available (soft-block) before refusal.",
+)
+DAILY_FREE_CREDITS = params.IntParam(
+    "DAILY_FREE_CREDITS",
+    default=10,
+    description="Balance a user is topped up to on their first priced request of a UTC day.",
+)
+PROCESSING_TIMEOUT_MINUTES = params.IntParam(
+    "PROCESSING_TIMEOUT_MINUTES",
+    default=30,
+    description="Minutes after which the sweeper fails a generation still processing.",
+)
+ROLLUP_LAG_SECONDS = params.IntParam(
+    "ROLLUP_LAG_SECONDS",
+    default=10,
+    description="Seconds the analytics rollup stays behind now, to absorb clock skew.",
+)
+PAYMENT_WEBHOOK_SECRET = params.SecretParam(
+    "PAYMENT_WEBHOOK_SECRET",
+    description="Shared secret of the payment provider's HMAC-SHA256 webhook signatures.",
+)
+# How far a webhook's signed timestamp may be from now: limits replays of a
+# captured request to this window (the event id stops the rest).
+WEBHOOK_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the rules need from configuration."""
+
+    retention: timedelta
+    default_engines: dict[GenerationType, str]
+    prices: PriceTable
+    credit_policy: CreditPolicy
+    processing_timeout: timedelta
+    rollup_lag: timedelta
+
+
+def parse_default_engines(spec: str) -> dict[GenerationType, str]:
+    """Parse ``type=engine`` pairs; every generation type must get an engine."""
+    engines: dict[GenerationType, str] = {}
+    for pair in filter(None, (part.strip() for part in spec.split(","))):
+        type_name, _, engine = pair.partition("=")
+        engines[GenerationType(type_name.strip())] = engine.strip()
+    missing = set(GenerationType) - set(engines)
+    if missing:
+        raise ValueError(f"DEFAULT_ENGINES has no engine for {sorted(missing)}")
+    return engines
+
+
+def settings() -> Settings:
+    """The settings in force for this invocation."""
+    retention_days = GENERATION_RETENTION_DAYS.value
+    if retention_days < 1:
+        raise ValueError("GENERATION_RETENTION_DAYS must be at least 1")
+    policy = CreditPolicy(
+        overdraft_allowance=OVERDRAFT_ALLOWANCE.value, daily_free_floor=DAILY_FREE_CREDITS.value
+    )
+    if policy.overdraft_allowance < 0 or policy.daily_free_floor < 0:
+        raise ValueError("OVERDRAFT_ALLOWANCE and DAILY_FREE_CREDITS must not be negative")
+    timeout_minutes = PROCESSING_TIMEOUT_MINUTES.value
+    if timeout_minutes < 1:
+        raise ValueError("PROCESSING_TIMEOUT_MINUTES must be at least 1")
+    return Settings(
+        retention=timedelta(days=retention_days),
+        default_engines=parse_default_engines(DEFAULT_ENGINES.value),
+        prices=parse_price_table(PRICE_TABLE_VERSION.value, PRICE_TABLE.value),
+        credit_policy=policy,
+        processing_timeout=timedelta(minutes=timeout_minutes),
+        rollup_lag=timedelta(seconds=max(0, ROLLUP_LAG_SECONDS.value)),
+    )

@@ -1,0 +1,469 @@
+"""Every Firestore path, query and transaction of the project, in one place.
+
+Use cases run their reads and writes inside ``GenerationStore.run``: one
+Firestore transaction, retried on contention, in which every read comes
+before every write. Raising a domain error inside it writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from firebase_functions import logger
+from google.api_core import exceptions as google_exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from generations_live.adapters.collections import (
+    BILLING,
+    GENERATION_EVENTS,
+    LEDGER,
+    LIVE_GENERATIONS,
+    REQUEST_CLAIMS,
+    USAGE,
+    USER_GENERATIONS,
+    USERS,
+)
+from generations_live.domain.analytics import END, START
+from generations_live.domain.credits import Account, AuditedEntry, Change, EntryKind
+from generations_live.domain.documents import RETENTION_FIELD, GenerationDocuments
+from generations_live.domain.errors import Contended
+from generations_live.domain.lifecycle import GenerationType, Status
+
+# Firestore aborts a transaction that loses a race for a document, and the
+# client library retries it at once, keeping its place in line. A burst on
+# one document (a user's billing document, say) can still keep losing, so
+# rounds of attempts are spaced out with jittered exponential backoff, which
+# breaks the lockstep, before the caller is told to retry.
+ATTEMPTS_PER_ROUND = 5
+CONTENTION_ROUNDS = 8
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+# Firestore's limit of writes in one batch or transaction.
+MAX_BATCH_WRITES = 500
+# A call waiting for the claim of an earlier one with the same key checks
+# again after a pause that starts short (the holder's transaction usually
+# takes milliseconds) and doubles up to this cap.
+CLAIM_FIRST_PAUSE_S = 0.02
+CLAIM_PAUSE_CAP_S = 0.25
+
+Result = TypeVar("Result")
+
+
+@functools.cache
+def default_client() -> firestore.Client:
+    """The process-wide client, built on first use rather than at import.
+
+    Against the emulator no credentials exist (``demo-*`` projects), so the
+    client is given anonymous ones explicitly.
+    """
+    project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return firestore.Client(project=project, credentials=credentials)
+    return firestore.Client(project=project)
+
+
+@dataclass(frozen=True)
+class LiveQuery:
+    limit: int
+    type: GenerationType | None = None
+    engine: str | None = None
+    status: Status | None = None
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """How calls that carry the same idempotency key take turns."""
+
+    # How long a duplicate waits for the call ahead of it before it is told
+    # to retry (``aborted``); well within a callable's 60 s timeout.
+    wait: timedelta = timedelta(seconds=20)
+    # After this long a claim is presumed left behind by an instance that
+    # died holding it, and the next call takes it over. Longer than any
+    # function runs, so a live holder is never overtaken.
+    lease: timedelta = timedelta(minutes=2)
+    # A claim nobody released (its holder died) is removed by the TTL policy
+    # on ``expireAt`` after this long.
+    kept_for: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    ref: firestore.DocumentReference
+    written_at: datetime
+
+
+def _lost_a_race(error: Exception) -> bool:
+    """Whether a transaction failed only because concurrent ones kept winning."""
+    if isinstance(error, google_exceptions.Aborted):
+        return True
+    return isinstance(error.__cause__, google_exceptions.Aborted)
+
+
+def account_from_document(fields: dict[str, Any] | None) -> Account:
+    if not fields:
+        return Account()
+    return Account(
+        balance=int(fields.get("balance", 0)),
+        held=int(fields.get("held", 0)),
+        last_daily_free_day=fields.get("lastDailyFreeDay"),
+        lifetime=dict(fields.get("lifetime", {})),
+    )
+
+
+class StoreTransaction:
+    """Typed reads and writes of one Firestore transaction."""
+
+    def __init__(self, store: GenerationStore, transaction: firestore.Transaction) -> None:
+        self._store = store
+        self._transaction = transaction
+
+    def _read(self, ref: firestore.DocumentReference) -> dict[str, Any] | None:
+        snapshot = ref.get(transaction=self._transaction)
+        return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+    # Reads: all of them before the first write.
+
+    def public_generation(self, generation_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.public_ref(generation_id))
+
+    def private_generation(self, uid: str, generation_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.private_ref(uid, generation_id))
+
+    def account(self, uid: str) -> Account:
+        return account_from_document(self._read(self._store.billing_ref(uid)))
+
+    def ledger_entry(self, uid: str, entry_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.ledger_ref(uid, entry_id))
+
+    def usage_day(self, uid: str, day: date) -> dict[str, Any] | None:
+        return self._read(self._store.usage_ref(uid, day))
+
+    # Writes.
+
+    def create_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+        """Both halves, and the start event the analytics rollup folds."""
+        stamps = {"createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+        self._transaction.create(self._store.public_ref(generation_id), {**docs.public, **stamps})
+        self._transaction.create(
+            self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
+        )
+        self._create_event(generation_id, START, docs.public, createdAt=None)
+
+    def finish_generation(
+        self,
+        uid: str,
+        generation_id: str,
+        docs: GenerationDocuments,
+        stored_public: dict[str, Any],
+    ) -> None:
+        """Both halves, and the end event the analytics rollup folds."""
+        stamps = {
+            "updatedAt": firestore.SERVER_TIMESTAMP,
+            "completedAt": firestore.SERVER_TIMESTAMP,
+        }
+        self._transaction.update(self._store.public_ref(generation_id), {**docs.public, **stamps})
+        self._transaction.update(
+            self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
+        )
+        self._create_event(
+            generation_id,
+            END,
+            stored_public,
+            createdAt=stored_public.get("createdAt"),
+            status=docs.public["status"],
+            durationMs=docs.public.get("durationMs"),
+        )
+
+    def _create_event(
+        self, generation_id: str, kind: str, public: dict[str, Any], **extra: Any
+    ) -> None:
+        # Created (never overwritten) in the change's own transaction, stamped
+        # with the same commit time as the documents: one event per change.
+        self._transaction.create(
+            self._store.event_ref(generation_id, kind),
+            {
+                "generationId": generation_id,
+                "kind": kind,
+                "at": firestore.SERVER_TIMESTAMP,
+                "type": public["type"],
+                "engine": public["engine"],
+                "userId": public["userId"],
+                "userName": public["userName"],
+                "expireAt": public.get(RETENTION_FIELD),
+                **extra,
+            },
+        )
+
+    def save_account(self, uid: str, change: Change) -> None:
+        """Write the account and create its new ledger entries (a replay would fail)."""
+        account = change.account
+        self._transaction.set(
+            self._store.billing_ref(uid),
+            {
+                "balance": account.balance,
+                "held": account.held,
+                "lastDailyFreeDay": account.last_daily_free_day,
+                "lifetime": dict(account.lifetime),
+                "updatedAt": firestore.SERVER_TIMESTAMP,
+            },
+        )
+        for entry in change.entries:
+            self._transaction.create(
+                self._store.ledger_ref(uid, entry.entry_id),
+                {
+                    "kind": entry.kind.value,
+                    "amount": entry.amount,
+                    "balanceAfter": entry.balance_after,
+                    "heldAfter": entry.held_after,
+                    "generationId": entry.generation_id,
+                    "generationType": entry.generation_type,
+                    "eventId": entry.event_id,
+                    "reason": entry.reason,
+                    "createdAt": firestore.SERVER_TIMESTAMP,
+                },
+            )
+
+    def save_usage_day(self, uid: str, day: date, fields: dict[str, Any]) -> None:
+        self._transaction.set(self._store.usage_ref(uid, day), fields)
+
+
+class GenerationStore:
+    """Paths, queries and transactions of generations, billing and usage."""
+
+    def __init__(self, client: firestore.Client, claims: ClaimPolicy | None = None) -> None:
+        self._client = client
+        self._claims = claims or ClaimPolicy()
+
+    def _document(self, *path: str) -> firestore.DocumentReference:
+        ref: firestore.DocumentReference = self._client.document(*path)
+        return ref
+
+    def public_ref(self, generation_id: str) -> firestore.DocumentReference:
+        return self._document(LIVE_GENERATIONS, generation_id)
+
+    def private_ref(self, uid: str, generation_id: str) -> firestore.DocumentReference:
+        return self._document(USERS, uid, USER_GENERATIONS, generation_id)
+
+    def usage_ref(self, uid: str, day: date) -> firestore.DocumentReference:
+        return self._document(USERS, uid, USAGE, day.isoformat())
+
+    def billing_ref(self, uid: str) -> firestore.DocumentReference:
+        return self._document(BILLING, uid)
+
+    def ledger_ref(self, uid: str, entry_id: str) -> firestore.DocumentReference:
+        return self._document(BILLING, uid, LEDGER, entry_id)
+
+    def event_ref(self, generation_id: str, kind: str) -> firestore.DocumentReference:
+        return self._document(GENERATION_EVENTS, f"{generation_id}-{kind}")
+
+    def new_generation_id(self) -> str:
+        generation_id: str = self._client.collection(LIVE_GENERATIONS).document().id
+        return generation_id
+
+    def run(self, work: Callable[[StoreTransaction], Result]) -> Result:
+        """Run ``work`` in one transaction; it may run again if the transaction retries."""
+
+        @firestore.transactional
+        def attempt(transaction: firestore.Transaction) -> Result:
+            return work(StoreTransaction(self, transaction))
+
+        for round_number in range(CONTENTION_ROUNDS):
+            try:
+                result: Result = attempt(self._client.transaction(max_attempts=ATTEMPTS_PER_ROUND))
+            except (ValueError, google_exceptions.Aborted) as lost:
+                if not _lost_a_race(lost):
+                    raise
+                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**round_number)
+                time.sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not a secret
+                continue
+            return result
+        raise Contended("too many concurrent updates of the same account; retry shortly")
+
+    def run_claimed(self, key: str, work: Callable[[StoreTransaction], Result]) -> Result:
+        """Like ``run``, while holding the claim on an idempotency ``key``.
+
+        Calls that carry the same key (a start retried with its ``requestId``,
+        reports on one generation, a replayed grant or payment event) take
+        turns instead of racing. The transaction alone keeps them exactly once;
+        the claim keeps a burst of them from contending for the same documents,
+        where every one of them would read and then write the user's account,
+        and lose to the others again and again. The one holding the claim runs;
+        the others wait, then run after it and find its work done (or refuse
+        a move its work made impossible).
+        """
+        claim = self._claim(key)
+        try:
+            return self.run(work)
+        finally:
+            self._release(claim)
+
+    def _claim(self, key: str) -> _Claim:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        ref = self._document(REQUEST_CLAIMS, digest)
+        deadline = time.monotonic() + self._claims.wait.total_seconds()
+        pause = CLAIM_FIRST_PAUSE_S
+        holder = uuid.uuid4().hex
+        fields = {
+            "key": key,
+            "holder": holder,
+            "expireAt": datetime.now(UTC) + self._claims.kept_for,
+        }
+        while True:
+            try:
+                written = ref.create(fields)
+            except google_exceptions.AlreadyExists:
+                pass
+            except Exception:
+                # The create may have reached Firestore although its answer
+                # did not: drop the claim if it is ours, so a retry need not
+                # wait out the lease.
+                self._drop_if_held_by(ref, holder)
+                raise
+            else:
+                return _Claim(ref, written.update_time)
+            if self._take_over_if_abandoned(ref):
+                continue
+            if time.monotonic() >= deadline:
+                raise Contended("an earlier call with the same id is still running; retry shortly")
+            time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 - jitter, not a secret
+            pause = min(CLAIM_PAUSE_CAP_S, pause * 2)
+
+    def _take_over_if_abandoned(self, ref: firestore.DocumentReference) -> bool:
+        """Whether the claim is free to take: released, or held past its lease.
+
+        The age is measured on the server's clock (read time minus update
+        time), and the delete only succeeds if nobody renewed the claim since.
+        """
+        snapshot = ref.get()
+        if not snapshot.exists:
+            return True
+        if snapshot.read_time - snapshot.update_time < self._claims.lease:
+            return False
+        self._delete_unless_changed(ref, snapshot.update_time)
+        return True
+
+    def _delete_unless_changed(
+        self, ref: firestore.DocumentReference, written_at: datetime
+    ) -> None:
+        """Delete a claim as it was written at ``written_at``; if it was deleted or
+        written again since (taken over by another call), it is not ours to delete."""
+        with contextlib.suppress(google_exceptions.FailedPrecondition, google_exceptions.NotFound):
+            ref.delete(option=self._client.write_option(last_update_time=written_at))
+
+    def _drop_if_held_by(self, ref: firestore.DocumentReference, holder: str) -> None:
+        try:
+            snapshot = ref.get()
+            if snapshot.exists and snapshot.get("holder") == holder:
+                self._delete_unless_changed(ref, snapshot.update_time)
+        except google_exceptions.GoogleAPIError as error:
+            logger.warn("a request claim may stay until its lease ends", error=str(error))
+
+    def _release(self, claim: _Claim) -> None:
+        """Delete the claim, unless it was taken over after its lease (then it is not ours).
+
+        The work is done (or refused) by now, so a failure here only delays
+        the next call with this key until the lease ends; it is logged and
+        must not turn a finished call into an error.
+        """
+        try:
+            self._delete_unless_changed(claim.ref, claim.written_at)
+        except google_exceptions.GoogleAPIError as error:
+            logger.warn("a request claim was not released", claim=claim.ref.path, error=str(error))
+
+    def account(self, uid: str) -> Account:
+        snapshot = self.billing_ref(uid).get()
+        return account_from_document(snapshot.to_dict() if snapshot.exists else None)
+
+    def live_query(self, query: LiveQuery) -> firestore.Query:
+        """The feed's query, newest first: read once here, or listened to by dashboards."""
+        feed: Any = self._client.collection(LIVE_GENERATIONS)
+        for field, value in (
+            ("type", query.type),
+            ("engine", query.engine),
+            ("status", query.status),
+        ):
+            if value is not None:
+                feed = feed.where(filter=FieldFilter(field, "==", str(value)))
+        ordered: firestore.Query = feed.order_by(
+            "createdAt", direction=firestore.Query.DESCENDING
+        ).limit(query.limit)
+        return ordered
+
+    def live_generations(self, query: LiveQuery) -> list[tuple[str, dict[str, Any]]]:
+        """The newest public generations, optionally filtered by equality."""
+        feed = self.live_query(query).stream()
+        return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in feed]
+
+    def stuck_generations(self, started_before: datetime, limit: int) -> list[str]:
+        """Ids of generations still processing that started before the cutoff, oldest first."""
+        stuck = (
+            self._client.collection(LIVE_GENERATIONS)
+            .where(filter=FieldFilter("status", "==", Status.PROCESSING.value))
+            .where(filter=FieldFilter("createdAt", "<", started_before))
+            .order_by("createdAt")
+            .limit(limit)
+        )
+        return [snapshot.id for snapshot in stuck.stream()]
+
+    def usage_days(self, uid: str, first_day: date) -> list[dict[str, Any]]:
+        """The user's daily usage documents from ``first_day`` on (one per day at most)."""
+        days = (
+            self._client.collection(USERS)
+            .document(uid)
+            .collection(USAGE)
+            .where(filter=FieldFilter("day", ">=", first_day.isoformat()))
+        )
+        return [snapshot.to_dict() or {} for snapshot in days.stream()]
+
+    def accounts_with_ledgers(self) -> Iterator[tuple[str, Account, list[AuditedEntry]]]:
+        """Every billing account with its whole ledger, for the audit."""
+        for billing in self._client.collection(BILLING).stream():
+            entries = [
+                AuditedEntry(
+                    kind=EntryKind(fields["kind"]),
+                    amount=int(fields["amount"]),
+                    generation_id=fields.get("generationId"),
+                )
+                for fields in (
+                    entry.to_dict() or {} for entry in billing.reference.collection(LEDGER).stream()
+                )
+            ]
+            yield billing.id, account_from_document(billing.to_dict()), entries
+
+    def expired_generations(self, created_before: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(generation id, owner uid)`` of generations created before the cutoff, oldest first."""
+        expired = (
+            self._client.collection(LIVE_GENERATIONS)
+            .where(filter=FieldFilter("createdAt", "<", created_before))
+            .order_by("createdAt")
+            .limit(limit)
+            .select(["userId"])
+        )
+        return [(snapshot.id, str(snapshot.get("userId"))) for snapshot in expired.stream()]
+
+    def delete_generations(self, generations: Sequence[tuple[str, str]]) -> None:
+        """Delete both halves of each ``(generation id, owner uid)``; missing ones are no error.
+
+        Each half-pair goes in the same batched write, so a generation never
+        loses one half without the other.
+        """
+        per_batch = MAX_BATCH_WRITES // 2
+        for start in range(0, len(generations), per_batch):
+            batch = self._client.batch()
+            for generation_id, uid in generations[start : start + per_batch]:
+                batch.delete(self.public_ref(generation_id))
+                batch.delete(self.private_ref(uid, generation_id))
+            batch.commit()

@@ -1,1 +1,0 @@
-"""Thin adapters between Firebase triggers and the use cases."""

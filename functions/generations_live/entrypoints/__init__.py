@@ -1,0 +1,1 @@
+"""How the world reaches the use cases: callables, webhooks, schedules, the operator CLI."""

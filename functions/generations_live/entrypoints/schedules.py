@@ -1,0 +1,51 @@
+"""Scheduled functions. Cloud Scheduler calls them over HTTP; the operator CLI
+runs the same use cases on demand (the emulator does not run schedules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from firebase_functions import logger, options, scheduler_fn
+
+from generations_live.adapters.config import settings
+from generations_live.adapters.generations import GenerationStore, default_client
+from generations_live.adapters.rollups import RollupBusy, RollupStore
+from generations_live.services import maintenance, rollups, tracking
+
+
+@scheduler_fn.on_schedule(schedule="every 5 minutes")
+def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+    """Fail generations stuck in processing past the timeout, releasing their credits."""
+    now = event.schedule_time or datetime.now(UTC)
+    swept = tracking.sweep_stuck_generations(GenerationStore(default_client()), settings(), now)
+    logger.info("swept stuck generations", swept=swept, job=event.job_name)
+
+
+@scheduler_fn.on_schedule(schedule="every day 03:00", timezone=options.Timezone("UTC"))
+def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+    """Delete feed and history documents older than GENERATION_RETENTION_DAYS."""
+    now = event.schedule_time or datetime.now(UTC)
+    deleted = maintenance.cleanup_generations(GenerationStore(default_client()), settings(), now)
+    logger.info("cleaned up expired generations", deleted=deleted, job=event.job_name)
+
+
+@scheduler_fn.on_schedule(schedule="every 5 minutes")
+def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+    """Fold new generation events and ledger entries into the analytics rollups."""
+    # The real clock, not the schedule's: a retried run must cover what
+    # happened since, and overlapping runs are safe by construction.
+    now = datetime.now(UTC)
+    store = RollupStore(default_client())
+    for rollup in rollups.ROLLUPS:
+        try:
+            report = rollups.run_rollup(store, rollup, now, lag=settings().rollup_lag)
+        except RollupBusy as busy:
+            logger.info("rollup skipped", rollup=rollup.spec.name, reason=busy.message)
+            continue
+        logger.info(
+            "rolled up analytics",
+            rollup=report.name,
+            events=report.events,
+            caught_up=report.caught_up,
+            job=event.job_name,
+        )

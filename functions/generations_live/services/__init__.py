@@ -1,0 +1,1 @@
+"""The use cases: each runs the domain rules against the adapters."""

@@ -1,0 +1,138 @@
+"""The billing use cases: quotes, usage, grants and purchases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from generations_live.adapters.config import Settings
+from generations_live.adapters.generations import GenerationStore, StoreTransaction
+from generations_live.domain import credits, usage
+from generations_live.domain.credits import EntryKind
+from generations_live.domain.errors import PermissionDenied
+from generations_live.domain.identity import Caller
+from generations_live.domain.models import (
+    GetUserUsageRequest,
+    GrantCreditsRequest,
+    PurchaseData,
+    QuoteGenerationRequest,
+)
+
+
+def quote_generation(
+    store: GenerationStore,
+    caller: Caller,
+    request: QuoteGenerationRequest,
+    settings: Settings,
+    now: datetime,
+) -> dict[str, Any]:
+    """What a generation would cost the caller now, with today's free credits; writes nothing."""
+    cost = settings.prices.cost(request.type, request.mode, request.batch_size)
+    offer = credits.quote_with_daily_credits(
+        store.account(caller.uid),
+        cost,
+        settings.credit_policy,
+        settings.prices.version,
+        now.date(),
+    )
+    return {
+        "cost": offer.cost,
+        "balance": offer.balance,
+        "held": offer.held,
+        "available": offer.available,
+        "canAfford": offer.can_afford,
+        "softBlocked": offer.soft_blocked,
+        "remainingAfter": offer.remaining_after,
+        "priceVersion": offer.price_version,
+    }
+
+
+def user_usage(
+    store: GenerationStore, caller: Caller, request: GetUserUsageRequest, now: datetime
+) -> dict[str, Any]:
+    """The caller's own usage, from at most about 90 daily documents and their account."""
+    today = now.date()
+    days = store.usage_days(caller.uid, usage.window_start(today, request.days))
+    account = store.account(caller.uid)
+    return {
+        **usage.summarize(days, today, request.days),
+        "balance": account.balance,
+        "held": account.held,
+        "available": account.available,
+    }
+
+
+def _credit_once(
+    store: GenerationStore,
+    uid: str,
+    *,
+    entry_id: str,
+    kind: EntryKind,
+    amount: int,
+    reason: str,
+    event_id: str,
+) -> tuple[bool, credits.Account]:
+    """Add credits under an entry id derived from their cause; a replay changes nothing."""
+
+    def credit(tx: StoreTransaction) -> tuple[bool, credits.Account]:
+        already = tx.ledger_entry(uid, entry_id)
+        account = tx.account(uid)
+        if already is not None:
+            return False, account
+        change = credits.apply_entry(
+            account, entry_id=entry_id, kind=kind, amount=amount, reason=reason, event_id=event_id
+        )
+        tx.save_account(uid, change)
+        return True, change.account
+
+    return store.run_claimed(f"credit/{uid}/{entry_id}", credit)
+
+
+def grant_credits(
+    store: GenerationStore, caller: Caller, request: GrantCreditsRequest
+) -> dict[str, Any]:
+    """An admin's grant, applied once per ``grantId``."""
+    if not caller.is_admin:
+        raise PermissionDenied("only admins may grant credits")
+    applied, account = _credit_once(
+        store,
+        request.user_id,
+        entry_id=f"grant_{request.grant_id}",
+        kind=EntryKind.GRANT,
+        amount=request.amount,
+        reason=f"{request.reason} (granted by {caller.uid})",
+        event_id=request.grant_id,
+    )
+    return {
+        "grantId": request.grant_id,
+        "userId": request.user_id,
+        "applied": applied,
+        "balance": account.balance,
+        "available": account.available,
+    }
+
+
+def apply_purchase(store: GenerationStore, event_id: str, purchase: PurchaseData) -> bool:
+    """Credit a purchase reported by the payment provider; False when already applied."""
+    applied, _ = _credit_once(
+        store,
+        purchase.user_id,
+        entry_id=f"purchase_{event_id}",
+        kind=EntryKind.PURCHASE,
+        amount=purchase.credits,
+        reason=f"purchase reported by payment event {event_id}",
+        event_id=event_id,
+    )
+    return applied
+
+
+def audit_ledgers(store: GenerationStore) -> dict[str, Any]:
+    """Check every account against its ledger; the mismatches, by user."""
+    checked = 0
+    mismatches: dict[str, list[str]] = {}
+    for uid, account, entries in store.accounts_with_ledgers():
+        checked += 1
+        problems = credits.audit(account, entries)
+        if problems:
+            mismatches[uid] = problems
+    return {"accountsChecked": checked, "mismatches": mismatches}

@@ -1,0 +1,271 @@
+"""The analytics use cases: fold new events into the rollups, answer a window
+from one precomputed document, rebuild days from raw documents, and check the
+rollups against a recount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from generations_live.adapters.rollups import (
+    BILLING,
+    GENERATIONS,
+    FoldedBatch,
+    RollupSpec,
+    RollupStore,
+)
+from generations_live.domain import analytics, billing_analytics
+from generations_live.domain.analytics import GenerationEvent
+from generations_live.domain.errors import FailedPrecondition
+
+EVENTS_PER_BATCH = 500
+# How long a backfill may hold a rollup; scheduled runs skip meanwhile.
+LEASE = timedelta(minutes=15)
+
+
+def generation_event(path: str, fields: dict[str, Any]) -> GenerationEvent:
+    del path
+    at: datetime = fields["at"]
+    return GenerationEvent(
+        kind=fields["kind"],
+        at=at,
+        created_at=fields.get("createdAt") or at,
+        type=fields["type"],
+        engine=fields["engine"],
+        user_id=fields["userId"],
+        user_name=fields.get("userName", ""),
+        status=fields.get("status"),
+        duration_ms=fields.get("durationMs"),
+    )
+
+
+def fold_generation_events(events: list[tuple[str, dict[str, Any]]]) -> FoldedBatch:
+    delta = analytics.fold_events(generation_event(path, fields) for path, fields in events)
+    return FoldedBatch(days=delta.days, users=delta.users, names=delta.names)
+
+
+def ledger_fact(path: str, fields: dict[str, Any]) -> billing_analytics.LedgerFact:
+    # billing/{uid}/ledger/{entryId}
+    uid = path.split("/")[-3]
+    return billing_analytics.LedgerFact(
+        uid=uid,
+        kind=fields["kind"],
+        amount=int(fields["amount"]),
+        generation_type=fields.get("generationType"),
+        at=fields["createdAt"],
+    )
+
+
+def fold_ledger_entries(entries: list[tuple[str, dict[str, Any]]]) -> FoldedBatch:
+    delta = billing_analytics.fold_ledger_entries(ledger_fact(p, f) for p, f in entries)
+    return FoldedBatch(days=delta.days, users=delta.spenders, names={})
+
+
+def _generation_answer(
+    day_docs: dict[str, Any],
+    users: dict[str, dict[str, int]],
+    names: dict[str, str],
+    today: date,
+    days: int,
+) -> dict[str, Any]:
+    return analytics.generation_window(day_docs, users, names, today, days)
+
+
+def _billing_answer(
+    day_docs: dict[str, Any],
+    users: dict[str, dict[str, int]],
+    names: dict[str, str],
+    today: date,
+    days: int,
+) -> dict[str, Any]:
+    del names
+    return billing_analytics.billing_window(day_docs, users, today, days)
+
+
+def _generation_recount(
+    rollups: RollupStore, first_day: date, last_day: date, as_of: datetime
+) -> FoldedBatch:
+    snapshots = rollups.raw_generations(first_day, last_day)
+    delta = analytics.fold_events(analytics.events_as_of(snapshots, as_of))
+    return FoldedBatch(days=delta.days, users=delta.users, names=delta.names)
+
+
+def _billing_recount(
+    rollups: RollupStore, first_day: date, last_day: date, as_of: datetime
+) -> FoldedBatch:
+    facts = [ledger_fact(path, fields) for path, fields in rollups.raw_ledger(first_day, last_day)]
+    delta = billing_analytics.recount_billing(facts, as_of)
+    return FoldedBatch(days=delta.days, users=delta.spenders, names={})
+
+
+@dataclass(frozen=True)
+class Rollup:
+    spec: RollupSpec
+    fold: Callable[[list[tuple[str, dict[str, Any]]]], FoldedBatch]
+    answer: Callable[
+        [dict[str, Any], dict[str, dict[str, int]], dict[str, str], date, int], dict[str, Any]
+    ]
+    recount: Callable[[RollupStore, date, date, datetime], FoldedBatch]
+
+
+GENERATION_ROLLUP = Rollup(
+    GENERATIONS, fold_generation_events, _generation_answer, _generation_recount
+)
+BILLING_ROLLUP = Rollup(BILLING, fold_ledger_entries, _billing_answer, _billing_recount)
+ROLLUPS = (GENERATION_ROLLUP, BILLING_ROLLUP)
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    name: str
+    events: int
+    batches: int
+    caught_up: bool
+    as_of: datetime | None
+    windows_written: bool
+
+
+def run_rollup(
+    rollups: RollupStore,
+    rollup: Rollup,
+    now: datetime,
+    *,
+    lag: timedelta,
+    max_batches: int = 1000,
+    on_batch: Callable[[int], None] | None = None,
+) -> RollupReport:
+    """Fold every event committed up to ``now - lag``, then refresh the window answers.
+
+    Work is proportional to the new events, plus a constant 90-day window
+    refresh when anything changed or the day turned.
+    """
+    until = now - lag
+    events = batches = 0
+    caught_up = False
+    while batches < max_batches and not caught_up:
+        outcome = rollups.fold_next_batch(
+            rollup.spec, rollup.fold, until=until, limit=EVENTS_PER_BATCH, now=now
+        )
+        events += outcome.events
+        batches += 1
+        caught_up = outcome.caught_up
+        if on_batch is not None:
+            on_batch(outcome.events)
+    meta = rollups.meta(rollup.spec)
+    as_of: datetime | None = meta.get("asOf")
+    # The windows lag the folded events when a run died between folding and
+    # refreshing them: the next run refreshes them even with nothing new.
+    refresh = as_of is not None and (
+        events > 0
+        or meta.get("windowsDay") != as_of.date().isoformat()
+        or meta.get("windowsEventsFolded") != meta.get("eventsFolded", 0)
+    )
+    if refresh and as_of is not None:
+        refresh_windows(rollups, rollup, as_of, meta.get("eventsFolded", 0))
+    return RollupReport(rollup.spec.name, events, batches, caught_up, as_of, refresh)
+
+
+def refresh_windows(
+    rollups: RollupStore, rollup: Rollup, as_of: datetime, events_folded: int
+) -> None:
+    """Recompute the answer of every window (1 to 90 days) ending on ``as_of``'s day.
+
+    ``events_folded`` is the rollup's count of folded events read with
+    ``as_of``: the windows are marked as up to date with it.
+    """
+    today = as_of.date()
+    first_day = (today - timedelta(days=analytics.MAX_WINDOW_DAYS - 1)).isoformat()
+    day_docs, users, names = rollups.window_inputs(rollup.spec, first_day)
+    answers = {
+        days: rollup.answer(day_docs, users, names, today, days)
+        for days in range(1, analytics.MAX_WINDOW_DAYS + 1)
+    }
+    rollups.write_windows(rollup.spec, answers, as_of)
+    rollups.mark_windows(rollup.spec, today.isoformat(), events_folded)
+
+
+def window_answer(rollups: RollupStore, rollup: Rollup, days: int) -> dict[str, Any]:
+    """A window's answer: one document read, whatever the volume."""
+    answer = rollups.window(rollup.spec, days)
+    if answer is None:
+        # No rollup has run yet: an empty answer, complete up to nothing.
+        empty = rollup.answer({}, {}, {}, datetime.now(UTC).date(), days)
+        return {**empty, "asOf": None}
+    return answer
+
+
+def backfill(
+    rollups: RollupStore,
+    rollup: Rollup,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    *,
+    lag: timedelta,
+) -> list[str]:
+    """Rebuild these days' rollups from the raw documents; returns the days rebuilt.
+
+    Counts each document as it was at the rollup's asOf (a generation finished
+    after it was still processing), under a lease that keeps scheduled runs
+    off meanwhile, so the events still to fold land on top exactly once.
+    Raw documents removed by cleanup are gone: rebuild within the retention.
+    """
+    days = day_range(first_day, last_day)
+    run_rollup(rollups, rollup, now, lag=lag)
+    as_of = rollups.take_lease(rollup.spec, now, now + LEASE)
+    try:
+        if as_of is None:
+            as_of = now - lag
+            rollups.start_cursor_at(rollup.spec, as_of)
+        recount = rollup.recount(rollups, first_day, last_day, as_of)
+        rollups.replace_days(rollup.spec, days, recount)
+    finally:
+        rollups.release_lease(rollup.spec)
+    refresh_windows(rollups, rollup, as_of, rollups.meta(rollup.spec).get("eventsFolded", 0))
+    return days
+
+
+def check(
+    rollups: RollupStore, rollup: Rollup, first_day: date, last_day: date
+) -> dict[str, dict[str, Any]]:
+    """Days whose rollups differ from a recount of the raw documents up to asOf."""
+    as_of: datetime | None = rollups.meta(rollup.spec).get("asOf")
+    if as_of is None:
+        raise FailedPrecondition("no rollup has run yet: run one first")
+    expected = rollup.recount(rollups, first_day, last_day, as_of)
+    stored_days = rollups.day_documents(rollup.spec, first_day.isoformat(), last_day.isoformat())
+    _, stored_users, _ = rollups.window_inputs(rollup.spec, first_day.isoformat())
+    mismatches: dict[str, dict[str, Any]] = {}
+    for day in day_range(first_day, last_day):
+        stored = _nonzero({k: v for k, v in stored_days.get(day, {}).items() if k != "day"})
+        recounted = _nonzero(expected.days.get(day, {}))
+        users = _nonzero(stored_users.get(day, {}))
+        recounted_users = _nonzero(expected.users.get(day, {}))
+        if stored != recounted or users != recounted_users:
+            mismatches[day] = {"rollup": stored, "recount": recounted}
+    return mismatches
+
+
+def _nonzero(counters: Mapping[str, Any]) -> dict[str, Any]:
+    """Counters without zeros or empty maps: a -1 and a +1 leave a zero behind."""
+    cleaned: dict[str, Any] = {}
+    for key, value in counters.items():
+        if isinstance(value, Mapping):
+            nested = _nonzero(value)
+            if nested:
+                cleaned[key] = nested
+        elif value:
+            cleaned[key] = value
+    return cleaned
+
+
+def day_range(first_day: date, last_day: date) -> list[str]:
+    if last_day < first_day:
+        raise ValueError("the last day comes before the first")
+    return [
+        (first_day + timedelta(days=offset)).isoformat()
+        for offset in range((last_day - first_day).days + 1)
+    ]
