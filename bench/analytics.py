@@ -1,6 +1,6 @@
 """Analytics at volume, measured on the official Firestore emulator in one run.
 
-    .venv/bin/python scripts/analytics_bench.py [--small 2000] [--large 20000] [--load-seconds 30]
+    .venv/bin/python -m bench.analytics [--small 2000] [--large 20000] [--load-seconds 30]
 
 1. Documents read by one ``getGenerationAnalytics`` answer at two history sizes.
 2. Wall time of an incremental rollup after a small change on the large
@@ -117,7 +117,9 @@ def measure_load(bench: Bench, threads: int, seconds: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.analytics", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--small", type=int, default=2_000)
     parser.add_argument("--large", type=int, default=20_000)
     parser.add_argument("--changes", type=int, default=100)

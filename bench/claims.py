@@ -1,6 +1,6 @@
 """Concurrent duplicates of one start, with request claims and without, in one run.
 
-    .venv/bin/python scripts/claims_bench.py [--duplicates 20] [--rounds 2]
+    .venv/bin/python -m bench.claims [--duplicates 20] [--rounds 2]
 
 Each round fires ``--duplicates`` identical ``trackGeneration`` use cases (one
 user, one ``requestId``) at once against the official Firestore emulator:
@@ -29,6 +29,7 @@ from typing import TypeVar
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
+from generations_live.adapters.collections import BILLING, LEDGER, USER_GENERATIONS, USERS
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore, StoreTransaction
 from generations_live.domain.credits import CreditPolicy
@@ -80,15 +81,17 @@ def burst(store: GenerationStore, db: firestore.Client, uid: str, duplicates: in
     seconds = time.perf_counter() - began
     holds = [
         entry
-        for entry in db.collection(f"billing/{uid}/ledger").stream()
+        for entry in db.collection(f"{BILLING}/{uid}/{LEDGER}").stream()
         if entry.get("kind") == "hold"
     ]
-    generations = len(list(db.collection(f"users/{uid}/generations").stream()))
+    generations = len(list(db.collection(f"{USERS}/{uid}/{USER_GENERATIONS}").stream()))
     return Burst(seconds, generations, len(holds), answers)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.claims", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--duplicates", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """A concurrent spending run on the local emulators, then the ledger audit.
 
-    .venv/bin/python scripts/credit_burst.py [--users 4] [--calls-per-user 6]
+    .venv/bin/python -m bench.credit_burst [--users 4] [--calls-per-user 6]
 
 Each user has today's free credits only (10: one video of 10 credits, N = 1).
 All users fire ``--calls-per-user`` video starts at once (3N by default),
@@ -29,7 +29,9 @@ ACCEPTED = ("accepted", "soft-blocked")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.credit_burst", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--calls-per-user", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)

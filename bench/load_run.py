@@ -1,7 +1,7 @@
 """A bounded load run through the callables on the local emulators, then a
 check that nothing was lost.
 
-    .venv/bin/python scripts/load_run.py [--users 50] [--seconds 60]
+    .venv/bin/python -m bench.load_run [--users 50] [--seconds 60]
 
 Simulated users (Auth-emulator accounts granted a few hundred credits) each
 start generations one after another through ``trackGeneration``: mixed types and
@@ -10,8 +10,9 @@ batch sizes, some private, and now and then the same request resent with its
 ``updateGenerationStatus`` (completed, failed, or canceled by its owner),
 sometimes reporting twice. The run stops by itself; then it counts documents,
 counters and ledger entries against what the clients were told, runs the
-rollup, ``check`` and ``audit-ledgers``, and prints the generations per
-second, the answers by code and every check. Exit 0 when nothing was lost.
+rollup, ``check`` and ``audit-ledgers`` (the checks bench.checks shares with
+the comparison), and prints the generations per second, the answers by code and
+every check. Exit 0 when nothing was lost.
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from generations_live.adapters.collections import LIVE_GENERATIONS, REQUEST_CLAIMS
+from bench.checks import Check, feed_against_start_events, operator_commands
+from generations_live.adapters.collections import (
+    GENERATION_EVENTS,
+    LEDGER,
+    LIVE_GENERATIONS,
+    REQUEST_CLAIMS,
+    USAGE,
+    USER_GENERATIONS,
+)
+from generations_live.domain.analytics import END
 from harness.clients import (
     AppUser,
     AuthEmulator,
@@ -42,7 +51,7 @@ from harness.clients import (
     FirestoreAdminRest,
     grant_each,
 )
-from harness.emulators import EmulatorSuite, emulator_suite, run_operator_command
+from harness.emulators import EmulatorSuite, emulator_suite
 
 TYPES = ("image", "video", "audio", "text")
 OUTCOMES = ("completed", "completed", "completed", "failed", "canceled")
@@ -167,11 +176,11 @@ class Report:
     reports: int
     answers: dict[str, Counter[str]]
     messages: dict[str, str]
-    checks: list[tuple[str, bool]]
+    checks: list[Check]
 
     @property
     def ok(self) -> bool:
-        return all(passed for _, passed in self.checks)
+        return all(check.passed for check in self.checks)
 
     def text(self) -> str:
         lines = [
@@ -183,7 +192,7 @@ class Report:
             tally = ", ".join(f"{code} {n:,}" for code, n in codes.most_common())
             lines.append(f"  {name}: {tally}")
         lines += [f'    {key}: "{message}"' for key, message in sorted(self.messages.items())]
-        lines += [f"  [{'ok' if passed else 'FAILED'}] {what}" for what, passed in self.checks]
+        lines += [f"  [{'ok' if c.passed else 'FAILED'}] {c.what}" for c in self.checks]
         return "\n".join(lines)
 
 
@@ -232,16 +241,18 @@ def fields_of(rest_fields: dict[str, Any], name: str) -> Any:
     return value.get("stringValue", value.get("integerValue"))
 
 
-def check_nothing_lost(suite: EmulatorSuite, ledger: Ledger) -> list[tuple[str, bool]]:
+def check_nothing_lost(suite: EmulatorSuite, ledger: Ledger) -> list[Check]:
+    """The documents, counters and ledger entries against what the clients were told,
+    then the checks every run on the emulators shares (bench.checks)."""
     rest = FirestoreAdminRest(suite.url("firestore"), suite.project)
-    checks: list[tuple[str, bool]] = [(problem, False) for problem in ledger.problems]
+    checks = [Check(problem, passed=False) for problem in ledger.problems]
 
     def expect(what: str, passed: bool) -> None:
-        checks.append((what, passed))
+        checks.append(Check(what, passed))
 
     started = {gid: uid for uid, ids in ledger.started.items() for gid in ids}
     private = {
-        path.rsplit("/", 1)[1]: f for path, f in rest.collection_group("generations").items()
+        path.rsplit("/", 1)[1]: f for path, f in rest.collection_group(USER_GENERATIONS).items()
     }
     public = {
         path.rsplit("/", 1)[1]: f for path, f in rest.collection_group(LIVE_GENERATIONS).items()
@@ -259,15 +270,14 @@ def check_nothing_lost(suite: EmulatorSuite, ledger: Ledger) -> list[tuple[str, 
     ]
     expect(f"every generation's status is the one its reports were answered ({len(wrong)} not)",
            not wrong)  # fmt: skip
-    events = rest.collection_group("generation_events")
-    starts = sum(1 for path in events if path.endswith("-start"))
-    ends = sum(1 for path in events if path.endswith("-end"))
-    expect(f"{starts:,} start events, one per generation", starts == len(started))
+    # With the public documents equal to the starts, one start event per generation.
+    checks.append(feed_against_start_events(rest))
+    ends = rest.count(GENERATION_EVENTS, equals=("kind", END))
     expect(f"{ends:,} end events, one per settled generation", ends == len(ledger.settled))
-    usage = rest.collection_group("usage")
+    usage = rest.collection_group(USAGE)
     counted = sum(int(fields_of(f, "started") or 0) for f in usage.values())
     expect(f"the users' usage counters add up to {counted:,} generations", counted == len(started))
-    entries = rest.collection_group("ledger")
+    entries = rest.collection_group(LEDGER)
     kinds = Counter(fields_of(f, "kind") for f in entries.values())
     finals = Counter(ledger.settled.values())
     expect(
@@ -279,19 +289,13 @@ def check_nothing_lost(suite: EmulatorSuite, ledger: Ledger) -> list[tuple[str, 
     )
     claims = rest.collection_group(REQUEST_CLAIMS)
     expect(f"{len(claims)} request claim(s) left behind by finished calls", not claims)
-    today = datetime.now(UTC).date()
-    days = ("--from", (today - timedelta(days=1)).isoformat(), "--to", today.isoformat())
-    for args in (("rollup", "--lag", "0"), ("check", *days), ("audit-ledgers",)):
-        done = run_operator_command(suite, *args)
-        said = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        summary = " / ".join(line for line in said[-2:] if line)
-        command = "python -m generations_live " + " ".join(args)
-        expect(f"`{command}` exit {done.returncode}: {summary[:200]}", done.returncode == 0)
-    return checks
+    return checks + operator_commands(suite)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load_run", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--users", type=int, default=50, help="simulated users (default 50)")
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
     parser.add_argument("--seed", type=int, default=1)

@@ -1,12 +1,13 @@
 """Median latency of ``trackGeneration`` through the Functions emulator next to
 a bare single-document write from the same client, in one run.
 
-    .venv/bin/python scripts/measure_start_latency.py [--calls 100]
+    .venv/bin/python -m bench.start_latency [--calls 100]
 
 Both are timed from the same HTTP session, interleaved, so the machine's load
 affects them alike. The bare write is one REST document write to the same
 Firestore emulator: what a client that writes its own generation pays.
-``scripts/bench.py`` reuses the probe and the interleaving.
+The comparison (``python -m bench``) measures its start latency here too
+(``measure_start_latency``), and its cold start with the same probe.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from bench.measurement import BASELINE_COLLECTION, Figure, Measurement, Plan
 from generations_live.domain.models import MAX_GRANT
 from harness.clients import AuthEmulator, CallableClient, FirestoreAdminRest
 from harness.emulators import EmulatorSuite, emulator_suite
@@ -61,7 +63,7 @@ class StartProbe:
         return _timed(lambda: self._api.call("trackGeneration", data, id_token=self._user.id_token))
 
     def bare_write_ms(self) -> float:
-        path = f"baseline_generations/{uuid.uuid4().hex}"
+        path = f"{BASELINE_COLLECTION}/{uuid.uuid4().hex}"
         return _timed(lambda: self._firestore.write(path, BARE_FIELDS))
 
 
@@ -83,8 +85,24 @@ def interleaved(probe: StartProbe, *, calls: int, warmup: int) -> tuple[list[flo
     return tracked, written
 
 
+def measure_start_latency(probe: StartProbe, plan: Plan) -> Measurement:
+    """Measurement 2 of the comparison: median and p95 of both starts, interleaved."""
+    m = Measurement(2, "Start latency")
+    tracked, written = interleaved(probe, calls=plan.latency_calls, warmup=plan.latency_warmup)
+    m.add(Figure("median", statistics.median(tracked), statistics.median(written), "ms", 1))
+    m.add(Figure("p95", percentile(tracked, 0.95), percentile(written, 0.95), "ms", 1))
+    return m
+
+
+def method_values(plan: Plan) -> dict[str, str]:
+    """What the template's account of measurement 2 names."""
+    return {"latency_calls": f"{plan.latency_calls}", "latency_warmup": f"{plan.latency_warmup}"}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.start_latency", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--calls", type=int, default=100, help="timed calls of each kind")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls of each kind first")
     args = parser.parse_args()

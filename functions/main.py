@@ -3,44 +3,20 @@
 ``firebase_admin.initialize_app()`` is needed here because the callable SDK
 verifies ID tokens with the default app before a handler runs; it makes no
 network call (and is skipped when an embedding process, such as a test,
-already did it). Firestore clients are built on first use, not at import.
+already did it). Firestore clients, the use cases and the request models
+load on a function's first call, not at import (see docs/benchmarks.md for
+what a cold start costs).
 """
 
 import firebase_admin
 
-from generations_live.entrypoints.callables import (
-    getBillingAnalytics,
-    getGenerationAnalytics,
-    getLiveGenerations,
-    getUserUsage,
-    grantCredits,
-    quoteGeneration,
-    trackGeneration,
-    updateGenerationStatus,
-)
-from generations_live.entrypoints.schedules import (
-    cleanupGenerations,
-    rollupAnalytics,
-    sweepStuckGenerations,
-)
-from generations_live.entrypoints.webhooks import paymentWebhook
+from generations_live.entrypoints.registry import DEPLOYED
 
 try:
     firebase_admin.get_app()
 except ValueError:
     firebase_admin.initialize_app()
 
-__all__ = [
-    "cleanupGenerations",
-    "getBillingAnalytics",
-    "getGenerationAnalytics",
-    "getLiveGenerations",
-    "getUserUsage",
-    "grantCredits",
-    "paymentWebhook",
-    "quoteGeneration",
-    "rollupAnalytics",
-    "sweepStuckGenerations",
-    "trackGeneration",
-    "updateGenerationStatus",
-]
+# The SDK and functions-framework find each function as an attribute of this module.
+globals().update({name: deployed.function for name, deployed in DEPLOYED.items()})
+__all__ = list(DEPLOYED)

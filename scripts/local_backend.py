@@ -15,10 +15,12 @@ import logging
 import signal
 import socket
 import sys
+import textwrap
 import threading
 from dataclasses import asdict
 
 from demo_traffic import run_demo
+from generations_live.entrypoints import registry
 from harness.clients import API_KEY
 from harness.emulators import (
     PROJECT_ID,
@@ -123,6 +125,13 @@ def _functions_base_url(suite: EmulatorSuite) -> str:
     return f"{suite.url('functions')}/{suite.project}/{REGION}"
 
 
+def _deployed_lines() -> str:
+    """The deployed callables and HTTPS functions, as main.py exports them, wrapped."""
+    https = [f"{name} (HTTPS)" for name in registry.names(registry.Trigger.HTTPS)]
+    listed = ", ".join([*registry.names(registry.Trigger.CALLABLE), *https])
+    return textwrap.fill(listed, width=92, initial_indent=" " * 13, subsequent_indent=" " * 13)
+
+
 def _print_addresses(suite: EmulatorSuite) -> None:
     functions = _functions_base_url(suite)
     auth = suite.url("auth")
@@ -133,9 +142,7 @@ Generations Live is running on the emulators (project {PROJECT_ID}):
   Auth       {auth}   (FIREBASE_AUTH_EMULATOR_HOST={suite.auth_host})
   Firestore  {suite.url("firestore")}   (FIRESTORE_EMULATOR_HOST={suite.firestore_host})
   Functions  {functions}/<callable>
-             trackGeneration, updateGenerationStatus, getLiveGenerations, quoteGeneration,
-             getUserUsage, grantCredits, getGenerationAnalytics, getBillingAnalytics,
-             paymentWebhook (HTTPS)
+{_deployed_lines()}
   Schedules  rollup and sweep-stuck every {SCHEDULE_EVERY_S:.0f} s (the emulator runs none)
 
 Try a callable:

@@ -22,12 +22,13 @@ require java "Java 17 or later, for the Firestore emulator"
 
 install_venv() { # venv requirements-file
   local venv=$1 requirements=$2 stamp="$1/.installed"
+  local pinned=(functions/requirements*.txt "$requirements")  # whatever it may include
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-  if [ ! -f "$stamp" ] || ! cmp -s <(cat "$requirements" functions/requirements.txt) "$stamp"; then
+  if [ ! -f "$stamp" ] || ! cmp -s <(cat "${pinned[@]}") "$stamp"; then
     # Drop pip's per-package warnings about configured local indexes that this machine lacks.
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
       2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-    cat "$requirements" functions/requirements.txt > "$stamp"
+    cat "${pinned[@]}" > "$stamp"
   fi
 }
 

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from generations_live.domain.documents import generation_id_for_request
 from generations_live.domain.signatures import SIGNATURE_HEADER, sign
+from generations_live.entrypoints.edge import request_model
+from generations_live.entrypoints.registry import DEPLOYED
 from harness.clients import AuthEmulator
 from harness.emulators import PROJECT_ID, EmulatorSuite, FirestoreEmulator
 from harness.in_process import function_client
@@ -37,15 +39,14 @@ DECLARED = {
     "RESOURCE_EXHAUSTED",
     "ABORTED",
 }
+# Every callable main.py deploys, with the fields its request model accepts.
 CALLABLES = {
-    "trackGeneration": ("type", "prompt", "engine", "batchSize", "requestId", "visibility", "mode"),
-    "updateGenerationStatus": ("generationId", "status", "error", "durationMs"),
-    "getLiveGenerations": ("limit", "type", "engine", "status"),
-    "quoteGeneration": ("type", "mode", "batchSize"),
-    "getUserUsage": ("days",),
-    "grantCredits": ("userId", "amount", "reason", "grantId"),
-    "getGenerationAnalytics": ("days",),
-    "getBillingAnalytics": ("days",),
+    name: tuple(
+        field.alias or field_name
+        for field_name, field in request_model(deployed.handler).model_fields.items()
+    )
+    for name, deployed in DEPLOYED.items()
+    if deployed.handler is not None
 }
 # Values close to valid ones reach the handlers' deeper paths; junk reaches the edges.
 PLAUSIBLE = st.one_of(

@@ -14,7 +14,7 @@ from google.cloud import firestore
 from generations_live.adapters.collections import REQUEST_CLAIMS
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
-from generations_live.domain.errors import PermissionDenied, ResourceExhausted
+from generations_live.domain.errors import NotFound, PermissionDenied, ResourceExhausted
 from generations_live.domain.identity import Caller, caller_from_claims
 from generations_live.domain.models import (
     GetUserUsageRequest,
@@ -211,10 +211,16 @@ def test_grants_and_purchases_apply_once(db: firestore.Client, store: Generation
     grant = GrantCreditsRequest.model_validate(
         {"userId": "alice", "amount": 50, "reason": "welcome", "grantId": "grant-0001"}
     )
-    assert billing.grant_credits(store, ADMIN, grant)["applied"]
-    assert not billing.grant_credits(store, ADMIN, grant)["applied"]
+    accounts = {"alice"}.__contains__
+    assert billing.grant_credits(store, ADMIN, grant, accounts)["applied"]
+    assert not billing.grant_credits(store, ADMIN, grant, accounts)["applied"]
     with pytest.raises(PermissionDenied):
-        billing.grant_credits(store, ALICE, grant)
+        billing.grant_credits(store, ALICE, grant, accounts)
+    before = every_document(db)
+    to_nobody = grant.model_copy(update={"user_id": "nobody", "grant_id": "grant-0002"})
+    with pytest.raises(NotFound):
+        billing.grant_credits(store, ADMIN, to_nobody, accounts)
+    assert every_document(db) == before
     purchase = PurchaseData.model_validate({"userId": "alice", "credits": 100})
     with ThreadPoolExecutor(max_workers=3) as pool:
         applied = list(

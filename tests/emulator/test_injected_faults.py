@@ -25,13 +25,10 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_batch import BaseWriteBatch
 from google.cloud.firestore_v1.transaction import Transaction
 
+from generations_live.adapters.claims import ClaimPolicy, RequestClaims
 from generations_live.adapters.collections import REQUEST_CLAIMS
 from generations_live.adapters.config import settings
-from generations_live.adapters.generations import (
-    ATTEMPTS_PER_ROUND,
-    ClaimPolicy,
-    GenerationStore,
-)
+from generations_live.adapters.generations import ATTEMPTS_PER_ROUND, GenerationStore
 from generations_live.adapters.rollups import RollupStore
 from generations_live.domain.errors import Contended, FailedPrecondition
 from generations_live.domain.identity import caller_from_claims
@@ -168,7 +165,7 @@ def grant(store: GenerationStore, _: str) -> None:
     request = GrantCreditsRequest.model_validate(
         {"userId": "alice", "amount": 25, "reason": "goodwill", "grantId": "grant-fault-01"}
     )
-    billing.grant_credits(store, ADMIN, request)
+    billing.grant_credits(store, ADMIN, request, user_exists={"alice"}.__contains__)
 
 
 def purchase(store: GenerationStore, _: str) -> None:
@@ -352,7 +349,7 @@ def test_a_call_that_dies_holding_its_claim_is_taken_over_after_the_lease(
     with monkeypatch.context() as dying:
         # The instance dies inside the transaction: no ``finally`` runs, so
         # the claim stays where it was written.
-        dying.setattr(GenerationStore, "_release", lambda *_: None)
+        dying.setattr(RequestClaims, "_release", lambda *_: None)
         with injected(WriteFault(1, only=in_transaction)), pytest.raises(InjectedFault):
             again()
     left = every_document(db)

@@ -20,11 +20,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.document import DocumentReference
 from google.cloud.firestore_v1.query import Query
 
-from generations_live.adapters.config import Settings, settings
+from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
 from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.domain.settings import Settings
 from generations_live.services import tracking
 
 TYPES = ("image", "video", "audio", "text")
@@ -46,6 +47,7 @@ def seed_history(
     now = datetime.now(UTC)
     users = [(f"user-{i:03d}", f"Creator {i}") for i in range(rng.randint(3, 25))]
     batch = db.batch()
+    paths = GenerationStore(db)
     pending = 0
     for index in range(count):
         # A moment of one of the ``span_days`` UTC days before today, so a
@@ -72,8 +74,8 @@ def seed_history(
             "expireAt": created + timedelta(days=30),
         }
         generation_id = f"{prefix}-{index:06d}"
-        batch.set(db.document(f"live_generations/{generation_id}"), fields)
-        batch.set(db.document(f"users/{uid}/generations/{generation_id}"), {**fields, "cost": 0})
+        batch.set(paths.public_ref(generation_id), fields)
+        batch.set(paths.private_ref(uid, generation_id), {**fields, "cost": 0})
         pending += 2
         if pending >= BATCH_WRITES:
             batch.commit()

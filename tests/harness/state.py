@@ -12,6 +12,7 @@ from generations_live.adapters.collections import (
     GENERATION_EVENTS,
     LIVE_GENERATIONS,
     REQUEST_CLAIMS,
+    USER_GENERATIONS,
 )
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
@@ -43,7 +44,9 @@ def generations_have_both_halves(db: firestore.Client) -> list[str]:
     """Generations whose public and private halves disagree or where one is missing,
     and generations without the event that started them."""
     public = {doc.id: doc.to_dict() or {} for doc in db.collection(LIVE_GENERATIONS).stream()}
-    private = {doc.id: doc.to_dict() or {} for doc in db.collection_group("generations").stream()}
+    private = {
+        doc.id: doc.to_dict() or {} for doc in db.collection_group(USER_GENERATIONS).stream()
+    }
     problems = [f"{gid}: no private half" for gid in public.keys() - private.keys()]
     problems += [f"{gid}: no public half" for gid in private.keys() - public.keys()]
     for gid in public.keys() & private.keys():

@@ -168,19 +168,6 @@ def test_negative_adjustments_keep_their_sign_and_cancelling_ones_still_show_the
     assert window_of(merged, 2)["totals"]["adjusted"] == -2
 
 
-def test_merge_counters_adds_nested_maps_without_changing_them() -> None:
-    a = {"x": {"n": 1, "m": {"k": 2}}, "only_a": 3}
-    b = {"x": {"n": 4, "m": {"k": -2, "j": 1}}, "only_b": {"z": 5}}
-    merged = ba.merge_counters(a, b)
-    assert merged == {"x": {"n": 5, "m": {"k": 0, "j": 1}}, "only_a": 3, "only_b": {"z": 5}}
-    merged["x"]["m"]["k"] = 99
-    merged["only_b"]["z"] = 99
-    assert a == {"x": {"n": 1, "m": {"k": 2}}, "only_a": 3}
-    assert b == {"x": {"n": 4, "m": {"k": -2, "j": 1}}, "only_b": {"z": 5}}
-    with pytest.raises(TypeError):
-        ba.merge_counters({"x": 1}, {"x": {"n": 1}})
-
-
 def test_empty_window_has_every_day_and_every_type_at_zero() -> None:
     answer = ba.billing_window({}, {}, TODAY, 7)
     assert answer["since"] == "2026-03-12"

@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from generations_live.adapters.config import parse_default_engines
 from generations_live.domain import documents
 from generations_live.domain.identity import ANONYMOUS_DISPLAY_NAME, caller_from_claims
 from generations_live.domain.lifecycle import GenerationType
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.domain.settings import parse_default_engines
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 PRICING = documents.Pricing(cost=10, price_version="2026-01")

@@ -5,9 +5,8 @@
 // costs nothing, and showing it again refreshes at once.
 import { httpsCallable } from "firebase/functions";
 
-import { clock, count, describeError, el, percent, relativeTime, toDate } from "./format.js";
+import { CARD_TYPES, clock, count, describeError, el, percent, relativeTime, toDate } from "./format.js";
 
-const CARD_TYPES = ["image", "video", "audio"];
 // After a failed call (say a cold function worker that hung up) ask again sooner.
 const RETRY_MS = 2000;
 

@@ -1,13 +1,22 @@
 // Pure helpers of the dashboard: labels, numbers, times and a tiny DOM builder.
 // Every value from the backend reaches the page through textContent, never as HTML.
 
-/** Generation types, in the order the page lists them; `card` names the metric card. */
+/**
+ * Generation types, in the order the page lists them: `label` names a type in the
+ * selects and badges, `card` titles its metric card (`null`: no card). This is the
+ * dashboard's one list of types: index.html names none, and the type options of its
+ * selects, its per-type metric cards and what analytics fills in are made from this
+ * list at start-up (styles.css gives each type its colour).
+ */
 export const TYPES = {
   image: { label: "Image", card: "AI Images" },
   video: { label: "Video", card: "AI Videos" },
   audio: { label: "Audio", card: "AI Audio" },
   text: { label: "Text", card: null },
 };
+
+/** The types that have a metric card, in the page's order. */
+export const CARD_TYPES = Object.keys(TYPES).filter((type) => TYPES[type].card);
 
 /** Statuses of a generation; `processing` is the only one that still moves. */
 export const STATUSES = ["processing", "completed", "failed", "canceled"];
@@ -69,6 +78,22 @@ export function el(tag, attributes = {}, ...children) {
     element.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
   return element;
+}
+
+/** One `<option>` per type, in order, for a select that chooses a type. */
+export function typeOptions() {
+  return Object.entries(TYPES).map(([type, { label }]) => el("option", { value: type }, label));
+}
+
+/** The metric card of a type with a `card` title; analytics fills its `.value` and `.sub`. */
+export function typeCard(type) {
+  return el(
+    "article",
+    { class: `card card-${type}`, "data-metric": type },
+    el("h2", {}, TYPES[type].card),
+    el("p", { class: "value" }, "–"),
+    el("p", { class: "sub" }, "\u00a0"),
+  );
 }
 
 /** The type badge, coloured like the metric cards. */

@@ -10,12 +10,22 @@ import { createAccount } from "./account.js";
 import { createAnalytics } from "./analytics.js";
 import { loadConfig } from "./config.js";
 import { createFeed } from "./feed.js";
-import { refreshTimes } from "./format.js";
+import { CARD_TYPES, refreshTimes, typeCard, typeOptions } from "./format.js";
 import { createMine } from "./mine.js";
 
 const CLOCK_TICK_MS = 5000;
+// The selects that choose a type; the types go after what index.html puts first ("All").
+const TYPE_SELECTS = ["feed-type", "start-type", "history-type"];
+
+/** What index.html leaves to TYPES: the type options of its selects and the cards of the types. */
+function renderTypes(root) {
+  for (const id of TYPE_SELECTS) root.getElementById(id).append(...typeOptions());
+  root.querySelector('[data-metric="successRate"]').before(...CARD_TYPES.map(typeCard));
+}
 
 async function main() {
+  // First, so the page is whole even when the configuration cannot be found.
+  renderTypes(document);
   const config = await loadConfig();
   const app = initializeApp(config.firebase);
   const auth = getAuth(app);

@@ -6,13 +6,12 @@ call time (params resolve from the environment), never at import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from firebase_functions import params
 
-from generations_live.domain.credits import CreditPolicy, PriceTable, parse_price_table
-from generations_live.domain.lifecycle import GenerationType
+from generations_live.domain.credits import CreditPolicy, parse_price_table
+from generations_live.domain.settings import Settings, parse_default_engines
 
 GENERATION_RETENTION_DAYS = params.IntParam(
     "GENERATION_RETENTION_DAYS",
@@ -61,30 +60,6 @@ PAYMENT_WEBHOOK_SECRET = params.SecretParam(
 # How far a webhook's signed timestamp may be from now: limits replays of a
 # captured request to this window (the event id stops the rest).
 WEBHOOK_TOLERANCE = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the rules need from configuration."""
-
-    retention: timedelta
-    default_engines: dict[GenerationType, str]
-    prices: PriceTable
-    credit_policy: CreditPolicy
-    processing_timeout: timedelta
-    rollup_lag: timedelta
-
-
-def parse_default_engines(spec: str) -> dict[GenerationType, str]:
-    """Parse ``type=engine`` pairs; every generation type must get an engine."""
-    engines: dict[GenerationType, str] = {}
-    for pair in filter(None, (part.strip() for part in spec.split(","))):
-        type_name, _, engine = pair.partition("=")
-        engines[GenerationType(type_name.strip())] = engine.strip()
-    missing = set(GenerationType) - set(engines)
-    if missing:
-        raise ValueError(f"DEFAULT_ENGINES has no engine for {sorted(missing)}")
-    return engines
 
 
 def settings() -> Settings:

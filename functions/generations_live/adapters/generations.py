@@ -7,39 +7,34 @@ before every write. Raising a domain error inside it writes nothing.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import hashlib
-import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from firebase_functions import logger
 from google.api_core import exceptions as google_exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from generations_live.adapters.claims import ClaimPolicy, RequestClaims
 from generations_live.adapters.collections import (
     BILLING,
     GENERATION_EVENTS,
     LEDGER,
     LIVE_GENERATIONS,
-    REQUEST_CLAIMS,
     USAGE,
     USER_GENERATIONS,
     USERS,
 )
+from generations_live.adapters.firestore import MAX_BATCH_WRITES
 from generations_live.domain.analytics import END, START
 from generations_live.domain.credits import Account, AuditedEntry, Change, EntryKind
 from generations_live.domain.documents import RETENTION_FIELD, GenerationDocuments
 from generations_live.domain.errors import Contended
 from generations_live.domain.lifecycle import GenerationType, Status
+from generations_live.domain.windows import utc_day_bounds
 
 # Firestore aborts a transaction that loses a race for a document, and the
 # client library retries it at once, keeping its place in line. A burst on
@@ -50,29 +45,10 @@ ATTEMPTS_PER_ROUND = 5
 CONTENTION_ROUNDS = 8
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
-# Firestore's limit of writes in one batch or transaction.
-MAX_BATCH_WRITES = 500
-# A call waiting for the claim of an earlier one with the same key checks
-# again after a pause that starts short (the holder's transaction usually
-# takes milliseconds) and doubles up to this cap.
-CLAIM_FIRST_PAUSE_S = 0.02
-CLAIM_PAUSE_CAP_S = 0.25
+# Documents an export reads per query: one long stream may time out.
+EXPORT_PAGE = 500
 
 Result = TypeVar("Result")
-
-
-@functools.cache
-def default_client() -> firestore.Client:
-    """The process-wide client, built on first use rather than at import.
-
-    Against the emulator no credentials exist (``demo-*`` projects), so the
-    client is given anonymous ones explicitly.
-    """
-    project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
-    if os.environ.get("FIRESTORE_EMULATOR_HOST"):
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return firestore.Client(project=project, credentials=credentials)
-    return firestore.Client(project=project)
 
 
 @dataclass(frozen=True)
@@ -81,28 +57,6 @@ class LiveQuery:
     type: GenerationType | None = None
     engine: str | None = None
     status: Status | None = None
-
-
-@dataclass(frozen=True)
-class ClaimPolicy:
-    """How calls that carry the same idempotency key take turns."""
-
-    # How long a duplicate waits for the call ahead of it before it is told
-    # to retry (``aborted``); well within a callable's 60 s timeout.
-    wait: timedelta = timedelta(seconds=20)
-    # After this long a claim is presumed left behind by an instance that
-    # died holding it, and the next call takes it over. Longer than any
-    # function runs, so a live holder is never overtaken.
-    lease: timedelta = timedelta(minutes=2)
-    # A claim nobody released (its holder died) is removed by the TTL policy
-    # on ``expireAt`` after this long.
-    kept_for: timedelta = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    ref: firestore.DocumentReference
-    written_at: datetime
 
 
 def _lost_a_race(error: Exception) -> bool:
@@ -245,7 +199,7 @@ class GenerationStore:
 
     def __init__(self, client: firestore.Client, claims: ClaimPolicy | None = None) -> None:
         self._client = client
-        self._claims = claims or ClaimPolicy()
+        self._claims = RequestClaims(client, claims or ClaimPolicy())
 
     def _document(self, *path: str) -> firestore.DocumentReference:
         ref: firestore.DocumentReference = self._client.document(*path)
@@ -293,95 +247,9 @@ class GenerationStore:
         raise Contended("too many concurrent updates of the same account; retry shortly")
 
     def run_claimed(self, key: str, work: Callable[[StoreTransaction], Result]) -> Result:
-        """Like ``run``, while holding the claim on an idempotency ``key``.
-
-        Calls that carry the same key (a start retried with its ``requestId``,
-        reports on one generation, a replayed grant or payment event) take
-        turns instead of racing. The transaction alone keeps them exactly once;
-        the claim keeps a burst of them from contending for the same documents,
-        where every one of them would read and then write the user's account,
-        and lose to the others again and again. The one holding the claim runs;
-        the others wait, then run after it and find its work done (or refuse
-        a move its work made impossible).
-        """
-        claim = self._claim(key)
-        try:
+        """Like ``run``, while holding the claim on an idempotency ``key`` (see claims.py)."""
+        with self._claims.held(key):
             return self.run(work)
-        finally:
-            self._release(claim)
-
-    def _claim(self, key: str) -> _Claim:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        ref = self._document(REQUEST_CLAIMS, digest)
-        deadline = time.monotonic() + self._claims.wait.total_seconds()
-        pause = CLAIM_FIRST_PAUSE_S
-        holder = uuid.uuid4().hex
-        fields = {
-            "key": key,
-            "holder": holder,
-            "expireAt": datetime.now(UTC) + self._claims.kept_for,
-        }
-        while True:
-            try:
-                written = ref.create(fields)
-            except google_exceptions.AlreadyExists:
-                pass
-            except Exception:
-                # The create may have reached Firestore although its answer
-                # did not: drop the claim if it is ours, so a retry need not
-                # wait out the lease.
-                self._drop_if_held_by(ref, holder)
-                raise
-            else:
-                return _Claim(ref, written.update_time)
-            if self._take_over_if_abandoned(ref):
-                continue
-            if time.monotonic() >= deadline:
-                raise Contended("an earlier call with the same id is still running; retry shortly")
-            time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 - jitter, not a secret
-            pause = min(CLAIM_PAUSE_CAP_S, pause * 2)
-
-    def _take_over_if_abandoned(self, ref: firestore.DocumentReference) -> bool:
-        """Whether the claim is free to take: released, or held past its lease.
-
-        The age is measured on the server's clock (read time minus update
-        time), and the delete only succeeds if nobody renewed the claim since.
-        """
-        snapshot = ref.get()
-        if not snapshot.exists:
-            return True
-        if snapshot.read_time - snapshot.update_time < self._claims.lease:
-            return False
-        self._delete_unless_changed(ref, snapshot.update_time)
-        return True
-
-    def _delete_unless_changed(
-        self, ref: firestore.DocumentReference, written_at: datetime
-    ) -> None:
-        """Delete a claim as it was written at ``written_at``; if it was deleted or
-        written again since (taken over by another call), it is not ours to delete."""
-        with contextlib.suppress(google_exceptions.FailedPrecondition, google_exceptions.NotFound):
-            ref.delete(option=self._client.write_option(last_update_time=written_at))
-
-    def _drop_if_held_by(self, ref: firestore.DocumentReference, holder: str) -> None:
-        try:
-            snapshot = ref.get()
-            if snapshot.exists and snapshot.get("holder") == holder:
-                self._delete_unless_changed(ref, snapshot.update_time)
-        except google_exceptions.GoogleAPIError as error:
-            logger.warn("a request claim may stay until its lease ends", error=str(error))
-
-    def _release(self, claim: _Claim) -> None:
-        """Delete the claim, unless it was taken over after its lease (then it is not ours).
-
-        The work is done (or refused) by now, so a failure here only delays
-        the next call with this key until the lease ends; it is logged and
-        must not turn a finished call into an error.
-        """
-        try:
-            self._delete_unless_changed(claim.ref, claim.written_at)
-        except google_exceptions.GoogleAPIError as error:
-            logger.warn("a request claim was not released", claim=claim.ref.path, error=str(error))
 
     def account(self, uid: str) -> Account:
         snapshot = self.billing_ref(uid).get()
@@ -467,3 +335,33 @@ class GenerationStore:
                 batch.delete(self.public_ref(generation_id))
                 batch.delete(self.private_ref(uid, generation_id))
             batch.commit()
+
+    def _created_between(self, first_day: date, last_day: date) -> Any:
+        start, end = utc_day_bounds(first_day, last_day)
+        return (
+            self._client.collection(LIVE_GENERATIONS)
+            .where(filter=FieldFilter("createdAt", ">=", start))
+            .where(filter=FieldFilter("createdAt", "<", end))
+            .order_by("createdAt")
+        )
+
+    def count_created_between(self, first_day: date, last_day: date) -> int:
+        """How many public generations were created on these UTC days: one aggregation."""
+        results = self._created_between(first_day, last_day).count(alias="n").get()
+        return int(results[0][0].value)
+
+    def created_between(
+        self, first_day: date, last_day: date, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(id, fields)`` of the public generations created on these UTC days, oldest
+        first, a page at a time (one long stream may time out)."""
+        query = self._created_between(first_day, last_day).select(list(fields))
+        after = None
+        while True:
+            page = (query.start_after(after) if after is not None else query).limit(EXPORT_PAGE)
+            snapshots = list(page.stream())
+            for snapshot in snapshots:
+                yield snapshot.id, snapshot.to_dict() or {}
+            if len(snapshots) < EXPORT_PAGE:
+                return
+            after = snapshots[-1]

@@ -13,15 +13,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from generations_live.adapters import collections
+from generations_live.adapters.firestore import MAX_BATCH_WRITES
 from generations_live.domain.analytics import GenerationSnapshot
 from generations_live.domain.errors import FailedPrecondition
+from generations_live.domain.windows import utc_day_bounds
 
 # Users of one day are spread over this many documents by a hash of their id,
 # so a day's user map stays far below Firestore's 1 MiB per document (about
@@ -29,7 +31,7 @@ from generations_live.domain.errors import FailedPrecondition
 USER_SHARDS = 16
 # Most rollup documents a batch may write besides the cursor (Firestore allows
 # 500 writes per transaction): a batch covers at most a few days.
-MAX_BATCH_WRITES = 450
+MAX_ROLLUP_WRITES = MAX_BATCH_WRITES - 50
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,12 @@ def _largest_writable_prefix(
     on many different days touch a document each, so such a batch is cut short.
     """
     folded = fold(events)
-    if _writes(folded) <= MAX_BATCH_WRITES:
+    if _writes(folded) <= MAX_ROLLUP_WRITES:
         return events, folded
     fits, too_many = 1, len(events)
     while too_many - fits > 1:
         middle = (fits + too_many) // 2
-        if _writes(fold(events[:middle])) <= MAX_BATCH_WRITES:
+        if _writes(fold(events[:middle])) <= MAX_ROLLUP_WRITES:
             fits = middle
         else:
             too_many = middle
@@ -311,7 +313,7 @@ class RollupStore:
 
     def raw_generations(self, first_day: date, last_day: date) -> list[GenerationSnapshot]:
         """Public generation documents created on these UTC days."""
-        start, end = _day_bounds(first_day, last_day)
+        start, end = utc_day_bounds(first_day, last_day)
         found = (
             self._client.collection(collections.LIVE_GENERATIONS)
             .where(filter=FieldFilter("createdAt", ">=", start))
@@ -337,7 +339,7 @@ class RollupStore:
 
     def raw_ledger(self, first_day: date, last_day: date) -> list[tuple[str, dict[str, Any]]]:
         """Every ledger entry created on these UTC days, with its path."""
-        start, end = _day_bounds(first_day, last_day)
+        start, end = utc_day_bounds(first_day, last_day)
         entries = (
             self._client.collection_group(collections.LEDGER)
             .where(filter=FieldFilter("createdAt", ">=", start))
@@ -345,8 +347,3 @@ class RollupStore:
             .stream()
         )
         return [(entry.reference.path, entry.to_dict() or {}) for entry in entries]
-
-
-def _day_bounds(first_day: date, last_day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(first_day, time.min, tzinfo=UTC)
-    return start, datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)

@@ -16,12 +16,12 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from generations_live.domain.lifecycle import GenerationType, Status
+from generations_live.domain.windows import window_days
 
-MAX_WINDOW_DAYS = 90
 TOP_USERS = 10
 START = "start"
 END = "end"
@@ -66,16 +66,6 @@ def _bump(counters: dict[str, Any], path: tuple[str, ...], amount: int) -> None:
     for key in path[:-1]:
         node = node.setdefault(key, {})
     node[path[-1]] = node.get(path[-1], 0) + amount
-
-
-def merge_counters(into: dict[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
-    """Add nested integer counters of ``delta`` into ``into`` (in place) and return it."""
-    for key, value in delta.items():
-        if isinstance(value, Mapping):
-            merge_counters(into.setdefault(key, {}), value)
-        elif isinstance(value, int):
-            into[key] = into.get(key, 0) + value
-    return into
 
 
 def fold_events(events: Iterable[GenerationEvent]) -> RollupDelta:
@@ -164,12 +154,6 @@ def percentile(histogram: Mapping[int, int], fraction: float) -> int | None:
         if seen >= rank:
             return value
     raise AssertionError("unreachable: rank is at most the count")
-
-
-def window_days(today: date, days: int) -> list[str]:
-    if not 1 <= days <= MAX_WINDOW_DAYS:
-        raise ValueError(f"days must be between 1 and {MAX_WINDOW_DAYS}, got {days}")
-    return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
 
 
 def generation_window(

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from generations_live.domain.credits import EntryKind
 from generations_live.domain.lifecycle import GenerationType
+from generations_live.domain.windows import sum_counters, window_days
 
-MAX_WINDOW_DAYS = 90
 TOP_SPENDERS = 10
 TYPES = tuple(t.value for t in GenerationType)
 CREDIT_COUNTERS = ("charged", "released", "granted", "purchased", "dailyFree", "adjusted")
@@ -101,23 +101,9 @@ def recount_billing(facts: Iterable[LedgerFact], as_of: datetime) -> BillingDelt
     return fold_ledger_entries(fact for fact in facts if fact.at <= as_of)
 
 
-def merge_counters(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    """The key-by-key sum of two nested counter dicts; neither is changed."""
-    merged: dict[str, Any] = {}
-    for key in [*a, *(key for key in b if key not in a)]:
-        left, right = a.get(key), b.get(key)
-        if isinstance(left, Mapping) or isinstance(right, Mapping):
-            if not (isinstance(left, Mapping | None) and isinstance(right, Mapping | None)):
-                raise TypeError(f"{key}: cannot add a counter to a map")
-            merged[key] = merge_counters(left or {}, right or {})
-        else:
-            merged[key] = (left or 0) + (right or 0)
-    return merged
-
-
 def merge_deltas(a: BillingDelta, b: BillingDelta) -> BillingDelta:
     return BillingDelta(
-        days=merge_counters(a.days, b.days), spenders=merge_counters(a.spenders, b.spenders)
+        days=sum_counters(a.days, b.days), spenders=sum_counters(a.spenders, b.spenders)
     )
 
 
@@ -131,10 +117,7 @@ def billing_window(
 
     Missing days and counters read as zero; days outside the window are ignored.
     """
-    if not 1 <= days <= MAX_WINDOW_DAYS:
-        raise ValueError(f"days must be between 1 and {MAX_WINDOW_DAYS}, got {days}")
-    since = today - timedelta(days=days - 1)
-    window = [(since + timedelta(days=n)).isoformat() for n in range(days)]
+    window = window_days(today, days)
     totals: Counter[str] = Counter(dict.fromkeys(CREDIT_COUNTERS, 0))
     per_type = {t: Counter({"charged": 0, "released": 0}) for t in TYPES}
     spent: Counter[str] = Counter()
@@ -155,7 +138,7 @@ def billing_window(
     )
     return {
         "days": days,
-        "since": since.isoformat(),
+        "since": window[0],
         "totals": dict(totals),
         "perDay": per_day,
         "perType": {t: dict(counts) for t, counts in per_type.items()},

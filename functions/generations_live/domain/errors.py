@@ -1,7 +1,7 @@
 """The domain error tree.
 
 Rule and store code raise these; the callable edge maps each class to one
-Firebase callable error code (see ``api/edge.py``). Anything else that escapes
+Firebase callable error code (see ``entrypoints/edge.py``). Anything else that escapes
 a handler is a bug and reaches the client as ``internal``.
 """
 

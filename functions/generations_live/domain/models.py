@@ -21,6 +21,7 @@ from pydantic import (
 
 from generations_live.domain.credits import Mode
 from generations_live.domain.lifecycle import GenerationType, Status, Visibility
+from generations_live.domain.windows import MAX_WINDOW_DAYS
 
 MAX_PROMPT_LENGTH = 4000
 MAX_BATCH_SIZE = 8
@@ -28,8 +29,6 @@ MAX_LIVE_LIMIT = 50
 MAX_ERROR_MESSAGE_LENGTH = 2000
 # A week: longer than any generation a worker would still report on.
 MAX_DURATION_MS = 7 * 24 * 60 * 60 * 1000
-MAX_USAGE_DAYS = 90
-MAX_ANALYTICS_DAYS = 90
 # No single grant or purchase moves more than this: a typo must not mint millions.
 MAX_GRANT = 1_000_000
 
@@ -106,7 +105,7 @@ class QuoteGenerationRequest(_Request):
 
 
 class GetUserUsageRequest(_Request):
-    days: int = Field(default=30, ge=1, le=MAX_USAGE_DAYS)
+    days: int = Field(default=30, ge=1, le=MAX_WINDOW_DAYS)
 
 
 class GrantCreditsRequest(_Request):
@@ -136,4 +135,4 @@ class PaymentEvent(BaseModel):
 
 
 class AnalyticsRequest(_Request):
-    days: int = Field(default=7, ge=1, le=MAX_ANALYTICS_DAYS)
+    days: int = Field(default=7, ge=1, le=MAX_WINDOW_DAYS)

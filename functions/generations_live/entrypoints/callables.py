@@ -1,150 +1,116 @@
-"""The callable functions clients use. Names are the ones clients call."""
+"""The callable functions clients use, one function each, named as clients call them.
+
+Each body is a use case's call: permission checks live in the use cases. The
+use cases, the Firestore client and the request models load on a function's
+first call, not when a deploy or a new instance imports this module.
+"""
+# ruff: noqa: N802, PLC0415 - camelCase is the callable protocol's name; imports are deferred
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from firebase_admin import auth
-from firebase_functions import https_fn
+from generations_live.entrypoints.edge import callable_function
 
-from generations_live.adapters.config import settings
-from generations_live.adapters.generations import GenerationStore, default_client
-from generations_live.adapters.rollups import RollupStore
-from generations_live.domain.errors import NotFound, PermissionDenied
-from generations_live.domain.identity import Caller
-from generations_live.domain.models import (
-    AnalyticsRequest,
-    GetLiveGenerationsRequest,
-    GetUserUsageRequest,
-    GrantCreditsRequest,
-    QuoteGenerationRequest,
-    TrackGenerationRequest,
-    UpdateGenerationStatusRequest,
-)
-from generations_live.entrypoints.edge import callable_handler, refuse_unreadable_bodies
-from generations_live.services import billing, rollups, tracking
+if TYPE_CHECKING:
+    from generations_live.adapters.generations import GenerationStore
+    from generations_live.adapters.rollups import RollupStore
+    from generations_live.domain.identity import Caller
+    from generations_live.domain.models import (
+        AnalyticsRequest,
+        GetLiveGenerationsRequest,
+        GetUserUsageRequest,
+        GrantCreditsRequest,
+        QuoteGenerationRequest,
+        TrackGenerationRequest,
+        UpdateGenerationStatusRequest,
+    )
 
 
-def _store() -> GenerationStore:
+def _generations() -> GenerationStore:
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.generations import GenerationStore
+
     return GenerationStore(default_client())
+
+
+def _rollups() -> RollupStore:
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.rollups import RollupStore
+
+    return RollupStore(default_client())
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@callable_handler(TrackGenerationRequest)
-def _track_generation(caller: Caller, request: TrackGenerationRequest) -> dict[str, Any]:
-    return tracking.track_generation(_store(), caller, request, settings(), _now())
+@callable_function
+def trackGeneration(caller: Caller, request: TrackGenerationRequest) -> dict[str, Any]:
+    """Record a generation a user has just started and reserve its credits."""
+    from generations_live.adapters.config import settings
+    from generations_live.services import tracking
+
+    return tracking.track_generation(_generations(), caller, request, settings(), _now())
 
 
-@callable_handler(UpdateGenerationStatusRequest)
-def _update_generation_status(
+@callable_function
+def updateGenerationStatus(
     caller: Caller, request: UpdateGenerationStatusRequest
 ) -> dict[str, Any]:
-    return tracking.update_generation_status(_store(), caller, request, _now())
-
-
-@callable_handler(GetLiveGenerationsRequest)
-def _get_live_generations(caller: Caller, request: GetLiveGenerationsRequest) -> dict[str, Any]:
-    del caller  # any signed-in user may read the public feed
-    return {"generations": tracking.live_generations(_store(), request)}
-
-
-@callable_handler(QuoteGenerationRequest)
-def _quote_generation(caller: Caller, request: QuoteGenerationRequest) -> dict[str, Any]:
-    return billing.quote_generation(_store(), caller, request, settings(), _now())
-
-
-@callable_handler(GetUserUsageRequest)
-def _get_user_usage(caller: Caller, request: GetUserUsageRequest) -> dict[str, Any]:
-    return billing.user_usage(_store(), caller, request, _now())
-
-
-@callable_handler(GrantCreditsRequest)
-def _grant_credits(caller: Caller, request: GrantCreditsRequest) -> dict[str, Any]:
-    if caller.is_admin:
-        _require_user(request.user_id)
-    return billing.grant_credits(_store(), caller, request)
-
-
-@callable_handler(AnalyticsRequest)
-def _get_generation_analytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
-    del caller  # any signed-in user may see the platform's generation analytics
-    return rollups.window_answer(
-        RollupStore(default_client()), rollups.GENERATION_ROLLUP, request.days
-    )
-
-
-@callable_handler(AnalyticsRequest)
-def _get_billing_analytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
-    if not caller.is_admin:
-        raise PermissionDenied("only admins may see billing analytics")
-    return rollups.window_answer(
-        RollupStore(default_client()), rollups.BILLING_ROLLUP, request.days
-    )
-
-
-def _require_user(uid: str) -> None:
-    """Grants go to existing accounts only: a mistyped uid must not mint credits."""
-    try:
-        auth.get_user(uid)
-    except auth.UserNotFoundError as missing:
-        raise NotFound(f"no user with id {uid!r}", details={"field": "userId"}) from missing
-
-
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def trackGeneration(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
-    """Record a generation a user has just started and reserve its credits."""
-    return _track_generation(request)
-
-
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def updateGenerationStatus(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
     """Report a generation's outcome (workers, admins) or cancel it (its owner)."""
-    return _update_generation_status(request)
+    from generations_live.services import tracking
+
+    return tracking.update_generation_status(_generations(), caller, request, _now())
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def getLiveGenerations(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def getLiveGenerations(caller: Caller, request: GetLiveGenerationsRequest) -> dict[str, Any]:
     """The newest public generations, as the realtime listener sees them."""
-    return _get_live_generations(request)
+    from generations_live.services import tracking
+
+    del caller  # any signed-in user may read the public feed
+    return {"generations": tracking.live_generations(_generations(), request)}
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def quoteGeneration(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def quoteGeneration(caller: Caller, request: QuoteGenerationRequest) -> dict[str, Any]:
     """What a generation would cost the caller; writes nothing."""
-    return _quote_generation(request)
+    from generations_live.adapters.config import settings
+    from generations_live.services import billing
+
+    return billing.quote_generation(_generations(), caller, request, settings(), _now())
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def getUserUsage(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def getUserUsage(caller: Caller, request: GetUserUsageRequest) -> dict[str, Any]:
     """The caller's own usage over the last ``days`` days, today, this week and month."""
-    return _get_user_usage(request)
+    from generations_live.services import billing
+
+    return billing.user_usage(_generations(), caller, request, _now())
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def grantCredits(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def grantCredits(caller: Caller, request: GrantCreditsRequest) -> dict[str, Any]:
     """Admins grant credits to a user, once per ``grantId``."""
-    return _grant_credits(request)
+    from generations_live.adapters import accounts
+    from generations_live.services import billing
+
+    return billing.grant_credits(_generations(), caller, request, accounts.user_exists)
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def getGenerationAnalytics(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def getGenerationAnalytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
     """Dashboard numbers for the last ``days`` days, from one rollup document."""
-    return _get_generation_analytics(request)
+    from generations_live.services import rollups
+
+    return rollups.answer_generation_analytics(_rollups(), caller, request.days)
 
 
-@refuse_unreadable_bodies
-@https_fn.on_call()
-def getBillingAnalytics(request: https_fn.CallableRequest[Any]) -> Any:  # noqa: N802
+@callable_function
+def getBillingAnalytics(caller: Caller, request: AnalyticsRequest) -> dict[str, Any]:
     """The credit economy over the last ``days`` days (admins only)."""
-    return _get_billing_analytics(request)
+    from generations_live.services import rollups
+
+    return rollups.answer_billing_analytics(_rollups(), caller, request.days)

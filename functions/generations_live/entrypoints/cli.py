@@ -18,23 +18,22 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from google.api_core import exceptions as google_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-from tqdm import tqdm
 
-from generations_live.adapters.collections import LIVE_GENERATIONS
 from generations_live.adapters.config import settings
-from generations_live.adapters.generations import GenerationStore, default_client
+from generations_live.adapters.firestore import default_client
+from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupBusy, RollupStore
-from generations_live.domain import analytics, billing_analytics
+from generations_live.domain import billing_analytics
 from generations_live.domain.errors import DomainError
 from generations_live.domain.lifecycle import GenerationType
+from generations_live.domain.windows import MAX_WINDOW_DAYS
 from generations_live.services import billing, maintenance, rollups, tracking
 
 EXIT_OK = 0
@@ -66,7 +65,6 @@ EXPORTED_FIELDS = (
     "status",
     "durationMs",
 )
-EXPORT_PAGE = 500
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -104,7 +102,7 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def day_range(args: argparse.Namespace) -> tuple[date, date]:
+def requested_days(args: argparse.Namespace) -> tuple[date, date]:
     """The validated ``--from``/``--to`` UTC days, both included."""
     first, last = args.first_day, args.last_day
     if first > last:
@@ -151,6 +149,12 @@ def _progress(
 ) -> Iterator[Callable[[int], None]]:
     """A bar to advance by a count. For a person watching: on stderr, and off
     (``disable=None``) when stderr is not a terminal, so pipes, CI and tests stay quiet."""
+    try:
+        from tqdm import tqdm  # noqa: PLC0415 - the CLI's extra, not a deployed dependency
+    except ModuleNotFoundError as missing:
+        raise CommandFailed(
+            "the operator commands need their extra: pip install -r functions/requirements-cli.txt"
+        ) from missing
     with tqdm(desc=description, unit=unit, total=total, file=sys.stderr, disable=None) as bar:
 
         def advance(count: int) -> None:
@@ -233,7 +237,7 @@ def rollup(args: argparse.Namespace) -> int:
 
 def backfill(args: argparse.Namespace) -> int:
     """Rebuild the rollups of some days from the raw documents."""
-    first, last = day_range(args)
+    first, last = requested_days(args)
     store = _rollup_store(args.project)
     lag = settings().rollup_lag
     exit_code = EXIT_OK
@@ -251,7 +255,7 @@ def backfill(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """Compare the rollups of some days with a recount of the raw documents."""
-    first, last = day_range(args)
+    first, last = requested_days(args)
     store = _rollup_store(args.project)
     days = (last - first).days + 1
     differences: dict[str, dict[str, Any]] = {}
@@ -317,55 +321,20 @@ def export_analytics(args: argparse.Namespace) -> int:
 
 def export_generations(args: argparse.Namespace) -> int:
     """Write the public generation documents created on some UTC days to CSV."""
-    first, last = day_range(args)
-    client = _client(args.project)
-    query = _created_between(client, first, last)
-    total = _count(query)
+    first, last = requested_days(args)
+    store = _store(args.project)
+    total = store.count_created_between(first, last)
     written = 0
     with _output(args.out) as sink:
         writer = csv.writer(sink, lineterminator="\n")
         writer.writerow(("id", *EXPORTED_FIELDS))
         with _progress("exporting generations", "row", total) as advance:
-            for generation_id, fields in _pages(query.select(list(EXPORTED_FIELDS))):
+            for generation_id, fields in store.created_between(first, last, EXPORTED_FIELDS):
                 writer.writerow(_generation_row(generation_id, fields))
                 written += 1
                 advance(1)
     print(f"wrote {written} generation(s) created {first} to {last} UTC", file=sys.stderr)
     return EXIT_OK
-
-
-# The export's reads. They belong with the other queries in store.py; they
-# live here until the store offers a streamed, id-carrying export.
-
-
-def _created_between(client: firestore.Client, first: date, last: date) -> Any:
-    start = datetime.combine(first, time.min, tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
-    return (
-        client.collection(LIVE_GENERATIONS)
-        .where(filter=FieldFilter("createdAt", ">=", start))
-        .where(filter=FieldFilter("createdAt", "<", end))
-        .order_by("createdAt")
-    )
-
-
-def _count(query: Any) -> int:
-    """How many documents match: one aggregation, for the progress bar's total."""
-    results = query.count(alias="n").get()
-    return int(results[0][0].value)
-
-
-def _pages(query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every document of the query, a page at a time (one long stream may time out)."""
-    after = None
-    while True:
-        page = (query.start_after(after) if after is not None else query).limit(EXPORT_PAGE)
-        snapshots = list(page.stream())
-        for snapshot in snapshots:
-            yield snapshot.id, snapshot.to_dict() or {}
-        if len(snapshots) < EXPORT_PAGE:
-            return
-        after = snapshots[-1]
 
 
 def _generation_row(generation_id: str, fields: dict[str, Any]) -> list[Any]:
@@ -520,11 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     added["export-analytics"].add_argument(
         "--days",
-        type=bounded_int(1, analytics.MAX_WINDOW_DAYS),
+        type=bounded_int(1, MAX_WINDOW_DAYS),
         required=True,
         metavar="N",
-        help=f"the window: N UTC days ending on the rollup's day "
-        f"(1 to {analytics.MAX_WINDOW_DAYS})",
+        help=f"the window: N UTC days ending on the rollup's day (1 to {MAX_WINDOW_DAYS})",
     )
     _add_out(added["export-analytics"])
     _add_rollup_choice(added["export-analytics"], with_all=False)

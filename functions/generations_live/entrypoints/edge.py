@@ -1,7 +1,9 @@
 """The callable edge: identity, validation, error mapping and JSON output.
 
 This is the one place where domain errors become ``HttpsError`` codes, so
-nothing reaches a client as ``internal`` unless it is a bug.
+nothing reaches a client as ``internal`` unless it is a bug. Deploys import
+every entrypoint module to discover the functions, so this module imports
+neither pydantic nor the request models: they load on a function's first call.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import flask
 from firebase_functions import https_fn, logger
-from pydantic import BaseModel, ValidationError
 
 from generations_live.domain import errors
 from generations_live.domain.identity import Caller, caller_from_claims
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
     errors.InvalidArgument: https_fn.FunctionsErrorCode.INVALID_ARGUMENT,
@@ -28,12 +32,30 @@ ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
     errors.Contended: https_fn.FunctionsErrorCode.ABORTED,
 }
 
-RequestModel = TypeVar("RequestModel", bound=BaseModel)
+RequestModel = TypeVar("RequestModel", bound="BaseModel")
 Handler = Callable[[Caller, RequestModel], dict[str, Any]]
+# Where a deployed callable keeps its handler, as the SDK keeps its endpoint.
+_HANDLER = "__callable_handler__"
+# The SDK types ``on_call`` as returning the handler it wraps, but what it
+# returns (and deploys) takes the raw Flask request.
+DeployedFunction = TypeVar("DeployedFunction", bound=Callable[..., Any])
+
+
+def error_code(error: errors.DomainError) -> https_fn.FunctionsErrorCode:
+    """The code of the nearest mapped class in the error's ancestry.
+
+    A new subclass of a domain error answers with its parent's code, never
+    ``internal``; only a bare ``DomainError`` (a bug: it names no code) does.
+    """
+    for ancestor in type(error).__mro__:
+        code = ERROR_CODES.get(ancestor)
+        if code is not None:
+            return code
+    return https_fn.FunctionsErrorCode.INTERNAL
 
 
 def to_https_error(error: errors.DomainError) -> https_fn.HttpsError:
-    return https_fn.HttpsError(ERROR_CODES[type(error)], error.message, error.details)
+    return https_fn.HttpsError(error_code(error), error.message, error.details)
 
 
 def require_caller(request: https_fn.CallableRequest[Any]) -> Caller:
@@ -44,6 +66,8 @@ def require_caller(request: https_fn.CallableRequest[Any]) -> Caller:
 
 def parse_request(model: type[RequestModel], data: Any) -> RequestModel:
     """Validate request data, naming every offending field in the error."""
+    from pydantic import ValidationError  # noqa: PLC0415 - loaded on the first call
+
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
@@ -69,29 +93,53 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def callable_handler(
-    model: type[RequestModel],
-) -> Callable[[Handler[RequestModel]], Callable[[https_fn.CallableRequest[Any]], Any]]:
-    """Wrap a use case as a callable body: signed-in caller, validated data, mapped errors."""
+@functools.cache
+def request_model(handler: Callable[..., Any]) -> type[BaseModel]:
+    """The request model a callable's handler names in its ``request`` annotation.
 
-    def wrap(handler: Handler[RequestModel]) -> Callable[[https_fn.CallableRequest[Any]], Any]:
-        @functools.wraps(handler)
-        def body(request: https_fn.CallableRequest[Any]) -> Any:
-            try:
-                caller = require_caller(request)
-                return to_json(handler(caller, parse_request(model, request.data)))
-            except errors.DomainError as error:
-                logger.info("refused call", function=handler.__name__, reason=error.message)
-                raise to_https_error(error) from error
+    Annotations stay strings here (``from __future__ import annotations``), so
+    the handler's module never has to import the models at deploy time; the
+    name is looked up in ``domain.models`` when the callable is first called.
+    """
+    from pydantic import BaseModel  # noqa: PLC0415 - loaded on the first call
 
-        return body
+    from generations_live.domain import models  # noqa: PLC0415 - loaded on the first call
 
-    return wrap
+    name = handler.__annotations__.get("request")
+    model = getattr(models, str(name), None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{handler.__name__}: 'request' must name a model of domain.models")
+    return model
 
 
-# The SDK types ``on_call`` as returning the handler it wraps, but what it
-# returns (and deploys) takes the raw Flask request.
-DeployedFunction = TypeVar("DeployedFunction", bound=Callable[..., Any])
+def callable_function(handler: Handler[Any]) -> Callable[..., Any]:
+    """Deploy ``handler(caller, request)`` as the callable of the same (camelCase) name.
+
+    The callable refuses a caller who is not signed in, validates the data
+    against the model the ``request`` annotation names, maps domain errors to
+    callable codes, converts the answer to JSON, and answers a body that is
+    not JSON with ``invalid-argument``.
+    """
+
+    @functools.wraps(handler)
+    def body(request: https_fn.CallableRequest[Any]) -> Any:
+        try:
+            caller = require_caller(request)
+            parsed = parse_request(request_model(handler), request.data)
+            return to_json(handler(caller, parsed))
+        except errors.DomainError as error:
+            logger.info("refused call", function=handler.__name__, reason=error.message)
+            raise to_https_error(error) from error
+
+    deployed = refuse_unreadable_bodies(https_fn.on_call()(body))
+    setattr(deployed, _HANDLER, handler)
+    return deployed
+
+
+def handler_of(deployed: Callable[..., Any]) -> Handler[Any] | None:
+    """The handler a callable was made from (``None`` for other functions)."""
+    handler: Handler[Any] | None = getattr(deployed, _HANDLER, None)
+    return handler
 
 
 def refuse_unreadable_bodies(function: DeployedFunction) -> DeployedFunction:

@@ -1,5 +1,9 @@
 """Scheduled functions. Cloud Scheduler calls them over HTTP; the operator CLI
-runs the same use cases on demand (the emulator does not run schedules)."""
+runs the same use cases on demand (the emulator does not run schedules).
+
+The use cases and the Firestore client load on a run, not at import.
+"""
+# ruff: noqa: N802, PLC0415 - camelCase names are the deployed ones; imports are deferred
 
 from __future__ import annotations
 
@@ -7,31 +11,41 @@ from datetime import UTC, datetime
 
 from firebase_functions import logger, options, scheduler_fn
 
-from generations_live.adapters.config import settings
-from generations_live.adapters.generations import GenerationStore, default_client
-from generations_live.adapters.rollups import RollupBusy, RollupStore
-from generations_live.services import maintenance, rollups, tracking
-
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes")
-def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     """Fail generations stuck in processing past the timeout, releasing their credits."""
+    from generations_live.adapters.config import settings
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.generations import GenerationStore
+    from generations_live.services import tracking
+
     now = event.schedule_time or datetime.now(UTC)
     swept = tracking.sweep_stuck_generations(GenerationStore(default_client()), settings(), now)
     logger.info("swept stuck generations", swept=swept, job=event.job_name)
 
 
 @scheduler_fn.on_schedule(schedule="every day 03:00", timezone=options.Timezone("UTC"))
-def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     """Delete feed and history documents older than GENERATION_RETENTION_DAYS."""
+    from generations_live.adapters.config import settings
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.generations import GenerationStore
+    from generations_live.services import maintenance
+
     now = event.schedule_time or datetime.now(UTC)
     deleted = maintenance.cleanup_generations(GenerationStore(default_client()), settings(), now)
     logger.info("cleaned up expired generations", deleted=deleted, job=event.job_name)
 
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes")
-def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:  # noqa: N802
+def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:
     """Fold new generation events and ledger entries into the analytics rollups."""
+    from generations_live.adapters.config import settings
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.rollups import RollupBusy, RollupStore
+    from generations_live.services import rollups
+
     # The real clock, not the schedule's: a retried run must cover what
     # happened since, and overlapping runs are safe by construction.
     now = datetime.now(UTC)

@@ -1,4 +1,8 @@
-"""The payment provider's webhook (HTTPS, not callable)."""
+"""The payment provider's webhook (HTTPS, not callable).
+
+The use case, the models and the Firestore client load on the first request.
+"""
+# ruff: noqa: N802, PLC0415 - the camelCase name is the deployed one; imports are deferred
 
 from __future__ import annotations
 
@@ -9,10 +13,7 @@ import flask
 from firebase_functions import https_fn, logger
 
 from generations_live.adapters.config import PAYMENT_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
-from generations_live.adapters.generations import GenerationStore, default_client
 from generations_live.domain import signatures
-from generations_live.domain.models import PaymentEvent, PurchaseData
-from generations_live.services import billing
 
 PURCHASE_EVENT = "credits.purchased"
 
@@ -22,7 +23,7 @@ def _reply(status: int, **body: object) -> flask.Response:
 
 
 @https_fn.on_request(secrets=[PAYMENT_WEBHOOK_SECRET])
-def paymentWebhook(request: flask.Request) -> flask.Response:  # noqa: N802
+def paymentWebhook(request: flask.Request) -> flask.Response:
     """Credit purchases reported by the payment provider, each event exactly once.
 
     401 for a bad or stale signature, 400 for a malformed body, 200 for an
@@ -42,6 +43,11 @@ def paymentWebhook(request: flask.Request) -> flask.Response:  # noqa: N802
     except signatures.InvalidSignature as refused:
         logger.warn("payment webhook refused", reason=str(refused))
         return _reply(401, error=str(refused))
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.generations import GenerationStore
+    from generations_live.domain.models import PaymentEvent, PurchaseData
+    from generations_live.services import billing
+
     try:
         event = PaymentEvent.model_validate(json.loads(raw_body))
         if event.type != PURCHASE_EVENT:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from generations_live.adapters.config import Settings
 from generations_live.adapters.generations import GenerationStore, StoreTransaction
 from generations_live.domain import credits, usage
 from generations_live.domain.credits import EntryKind
-from generations_live.domain.errors import PermissionDenied
+from generations_live.domain.errors import NotFound, PermissionDenied
 from generations_live.domain.identity import Caller
 from generations_live.domain.models import (
     GetUserUsageRequest,
@@ -17,6 +17,7 @@ from generations_live.domain.models import (
     PurchaseData,
     QuoteGenerationRequest,
 )
+from generations_live.domain.settings import Settings
 
 
 def quote_generation(
@@ -89,11 +90,17 @@ def _credit_once(
 
 
 def grant_credits(
-    store: GenerationStore, caller: Caller, request: GrantCreditsRequest
+    store: GenerationStore,
+    caller: Caller,
+    request: GrantCreditsRequest,
+    user_exists: Callable[[str], bool],
 ) -> dict[str, Any]:
-    """An admin's grant, applied once per ``grantId``."""
+    """An admin's grant to an existing account, applied once per ``grantId``."""
     if not caller.is_admin:
         raise PermissionDenied("only admins may grant credits")
+    # A mistyped uid must not mint credits for an account nobody has.
+    if not user_exists(request.user_id):
+        raise NotFound(f"no user with id {request.user_id!r}", details={"field": "userId"})
     applied, account = _credit_once(
         store,
         request.user_id,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from generations_live.adapters.config import Settings
 from generations_live.adapters.generations import GenerationStore
+from generations_live.domain.settings import Settings
 
 
 def cleanup_generations(

@@ -19,7 +19,9 @@ from generations_live.adapters.rollups import (
 )
 from generations_live.domain import analytics, billing_analytics
 from generations_live.domain.analytics import GenerationEvent
-from generations_live.domain.errors import FailedPrecondition
+from generations_live.domain.errors import FailedPrecondition, PermissionDenied
+from generations_live.domain.identity import Caller
+from generations_live.domain.windows import MAX_WINDOW_DAYS, days_between
 
 EVENTS_PER_BATCH = 500
 # How long a backfill may hold a rollup; scheduled runs skip meanwhile.
@@ -64,16 +66,6 @@ def fold_ledger_entries(entries: list[tuple[str, dict[str, Any]]]) -> FoldedBatc
     return FoldedBatch(days=delta.days, users=delta.spenders, names={})
 
 
-def _generation_answer(
-    day_docs: dict[str, Any],
-    users: dict[str, dict[str, int]],
-    names: dict[str, str],
-    today: date,
-    days: int,
-) -> dict[str, Any]:
-    return analytics.generation_window(day_docs, users, names, today, days)
-
-
 def _billing_answer(
     day_docs: dict[str, Any],
     users: dict[str, dict[str, int]],
@@ -112,7 +104,7 @@ class Rollup:
 
 
 GENERATION_ROLLUP = Rollup(
-    GENERATIONS, fold_generation_events, _generation_answer, _generation_recount
+    GENERATIONS, fold_generation_events, analytics.generation_window, _generation_recount
 )
 BILLING_ROLLUP = Rollup(BILLING, fold_ledger_entries, _billing_answer, _billing_recount)
 ROLLUPS = (GENERATION_ROLLUP, BILLING_ROLLUP)
@@ -177,11 +169,11 @@ def refresh_windows(
     ``as_of``: the windows are marked as up to date with it.
     """
     today = as_of.date()
-    first_day = (today - timedelta(days=analytics.MAX_WINDOW_DAYS - 1)).isoformat()
+    first_day = (today - timedelta(days=MAX_WINDOW_DAYS - 1)).isoformat()
     day_docs, users, names = rollups.window_inputs(rollup.spec, first_day)
     answers = {
         days: rollup.answer(day_docs, users, names, today, days)
-        for days in range(1, analytics.MAX_WINDOW_DAYS + 1)
+        for days in range(1, MAX_WINDOW_DAYS + 1)
     }
     rollups.write_windows(rollup.spec, answers, as_of)
     rollups.mark_windows(rollup.spec, today.isoformat(), events_folded)
@@ -195,6 +187,19 @@ def window_answer(rollups: RollupStore, rollup: Rollup, days: int) -> dict[str, 
         empty = rollup.answer({}, {}, {}, datetime.now(UTC).date(), days)
         return {**empty, "asOf": None}
     return answer
+
+
+def answer_generation_analytics(rollups: RollupStore, caller: Caller, days: int) -> dict[str, Any]:
+    """The platform's generation numbers: any signed-in user may see them."""
+    del caller
+    return window_answer(rollups, GENERATION_ROLLUP, days)
+
+
+def answer_billing_analytics(rollups: RollupStore, caller: Caller, days: int) -> dict[str, Any]:
+    """The credit economy: admins only."""
+    if not caller.is_admin:
+        raise PermissionDenied("only admins may see billing analytics")
+    return window_answer(rollups, BILLING_ROLLUP, days)
 
 
 def backfill(
@@ -213,7 +218,7 @@ def backfill(
     off meanwhile, so the events still to fold land on top exactly once.
     Raw documents removed by cleanup are gone: rebuild within the retention.
     """
-    days = day_range(first_day, last_day)
+    days = days_between(first_day, last_day)
     run_rollup(rollups, rollup, now, lag=lag)
     as_of = rollups.take_lease(rollup.spec, now, now + LEASE)
     try:
@@ -239,7 +244,7 @@ def check(
     stored_days = rollups.day_documents(rollup.spec, first_day.isoformat(), last_day.isoformat())
     _, stored_users, _ = rollups.window_inputs(rollup.spec, first_day.isoformat())
     mismatches: dict[str, dict[str, Any]] = {}
-    for day in day_range(first_day, last_day):
+    for day in days_between(first_day, last_day):
         stored = _nonzero({k: v for k, v in stored_days.get(day, {}).items() if k != "day"})
         recounted = _nonzero(expected.days.get(day, {}))
         users = _nonzero(stored_users.get(day, {}))
@@ -260,12 +265,3 @@ def _nonzero(counters: Mapping[str, Any]) -> dict[str, Any]:
         elif value:
             cleaned[key] = value
     return cleaned
-
-
-def day_range(first_day: date, last_day: date) -> list[str]:
-    if last_day < first_day:
-        raise ValueError("the last day comes before the first")
-    return [
-        (first_day + timedelta(days=offset)).isoformat()
-        for offset in range((last_day - first_day).days + 1)
-    ]

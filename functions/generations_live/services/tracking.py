@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from generations_live.adapters.config import Settings
 from generations_live.adapters.generations import GenerationStore, LiveQuery, StoreTransaction
 from generations_live.domain import credits, documents, usage
 from generations_live.domain.errors import FailedPrecondition, NotFound
@@ -23,6 +22,7 @@ from generations_live.domain.models import (
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
+from generations_live.domain.settings import Settings
 
 SWEEPER = Caller(
     uid="system-sweeper", display_name="Sweeper", email=None, is_admin=False, is_worker=True
