@@ -39,6 +39,10 @@ DECLARED = {
     "RESOURCE_EXHAUSTED",
     "ABORTED",
 }
+# Hypothesis warns when it prints a megabyte example; the megabytes are the point.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+)
 # Every callable main.py deploys, with the fields its request model accepts.
 CALLABLES = {
     name: tuple(
@@ -48,6 +52,23 @@ CALLABLES = {
     for name, deployed in DEPLOYED.items()
     if deployed.handler is not None
 }
+# Text an attacker sends to break storage, logs or the feed: lone surrogates,
+# direction overrides, zero-width characters, a megabyte (past the body limit).
+HOSTILE = st.one_of(
+    st.sampled_from(
+        [
+            "\ud800",
+            "rain \udfff drops",
+            "\u202eevil\u202c",
+            "\u200b\u200c\u200d\ufeff",
+            "a" + " " * 1_048_576,
+            "x" * 1_048_576,
+            "\U0001f600" * 3001,
+            "\x00\x01\x1b[31m",
+        ]
+    ),
+    st.text(alphabet=st.characters(categories=["Cs", "Cf", "Cc", "Zs"]), max_size=50),
+)
 # Values close to valid ones reach the handlers' deeper paths; junk reaches the edges.
 PLAUSIBLE = st.one_of(
     st.sampled_from(["image", "video", "audio", "text", "edit", "create", "private", "public"]),
@@ -55,6 +76,7 @@ PLAUSIBLE = st.one_of(
     st.sampled_from(["gemini", "Sora", "req-00000001", "a/b", "", " ", "x" * 4001]),
     st.integers(min_value=-5, max_value=100),
     st.just({"code": "oom", "message": "GPU"}),
+    HOSTILE,
 )
 JSON = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(),
@@ -79,6 +101,7 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
     prompt = st.one_of(
         st.sampled_from(["a red fox", "  padded  ", "ünïcødé ✨ 🦊", "p" * 4000]),
         st.text(min_size=1, max_size=300).filter(str.strip),
+        HOSTILE,
     )
     batch = st.integers(min_value=1, max_value=8)
     days = st.integers(min_value=1, max_value=90)
@@ -129,6 +152,22 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
         ),
         "getGenerationAnalytics": st.fixed_dictionaries({}, optional={"days": maybe(days)}),
         "getBillingAnalytics": st.fixed_dictionaries({}, optional={"days": maybe(days)}),
+        "moderateGeneration": st.fixed_dictionaries(
+            {
+                "generationId": maybe(st.sampled_from([generation_id, "no-such-generation"])),
+                "action": maybe(st.sampled_from(["hide", "restore"])),
+                "reason": maybe(st.one_of(st.sampled_from(["spam", "off-topic"]), HOSTILE)),
+            }
+        ),
+        "reportGeneration": st.fixed_dictionaries(
+            {
+                "generationId": maybe(st.sampled_from([generation_id, "no-such-generation"])),
+                "reason": maybe(st.one_of(st.sampled_from(["spam", "unsafe"]), HOSTILE)),
+            }
+        ),
+        "getModerationQueue": st.fixed_dictionaries(
+            {}, optional={"limit": maybe(st.integers(min_value=1, max_value=50))}
+        ),
     }
     return shapes[name]
 
@@ -246,21 +285,32 @@ def test_callables_answer_declared_codes_and_refusals_write_nothing(
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 @given(
-    body=st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=2000)),
+    body=st.one_of(
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=2000),
+        HOSTILE.map(lambda text: json.dumps({"id": text, "type": text}).encode()),
+    ),
     signed=st.booleans(),
     skew=st.sampled_from([0, 0, 0, -400, 400]),
+    forged=st.one_of(
+        st.none(),
+        st.text(alphabet=st.characters(max_codepoint=0xFF, exclude_categories=["Cc"])),
+    ),
 )
-def test_webhook_answers_200_400_or_401_and_refusals_write_nothing(
-    world: FuzzWorld, body: bytes, signed: bool, skew: int
+def test_webhook_answers_200_400_401_or_413_and_refusals_write_nothing(
+    world: FuzzWorld, body: bytes, signed: bool, skew: int, forged: str | None
 ) -> None:
     client = function_client("paymentWebhook")
     world.firestore.wipe()
     headers = {"Content-Type": "application/json"}
     if signed:
         headers[SIGNATURE_HEADER] = sign(WEBHOOK_SECRET, int(time.time()) + skew, body)
+    elif forged is not None:
+        headers[SIGNATURE_HEADER] = forged
     reply = client.post("/", data=body, headers=headers)
-    assert reply.status_code in (200, 400, 401), reply.get_data()
-    if reply.status_code != 200 or not reply.get_json().get("applied"):
+    assert reply.status_code in (200, 400, 401, 413), reply.get_data()
+    answer = reply.get_json() or {}
+    if reply.status_code != 200 or not (answer.get("applied") or answer.get("parked")):
         assert all_documents(world.firestore) == {}
 
 

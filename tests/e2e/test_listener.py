@@ -30,7 +30,7 @@ PROBE = Path(__file__).with_name("listener_probe.mjs")
 DEADLINE_S = 30.0
 PUBLIC_FIELDS = {
     "id", "userId", "userName", "type", "engine", "prompt", "status", "batchSize",
-    "createdAt", "updatedAt", "completedAt", "durationMs", "errorCode", "expireAt",
+    "createdAt", "updatedAt", "completedAt", "durationMs", "errorCode", "hidden", "expireAt",
 }  # fmt: skip
 
 

@@ -136,7 +136,10 @@ def test_a_refused_start_can_be_retried_with_its_request_id_once_paid_for(
     # The refusal released its request claim along with writing nothing.
     assert every_document(db) == before
     billing.apply_purchase(
-        store, "evt_topup_0001", PurchaseData.model_validate({"userId": "alice", "credits": 50})
+        store,
+        "evt_topup_0001",
+        PurchaseData.model_validate({"userId": "alice", "credits": 50}),
+        {"alice"}.__contains__,
     )
     started = track(store, type="image", requestId="req-after-purchase")
     assert started["status"] == "processing"
@@ -223,13 +226,25 @@ def test_grants_and_purchases_apply_once(db: firestore.Client, store: Generation
     assert every_document(db) == before
     purchase = PurchaseData.model_validate({"userId": "alice", "credits": 100})
     with ThreadPoolExecutor(max_workers=3) as pool:
-        applied = list(
-            pool.map(lambda _: billing.apply_purchase(store, "evt_0001", purchase), range(3))
+        outcomes = list(
+            pool.map(
+                lambda _: billing.apply_purchase(store, "evt_0001", purchase, accounts), range(3)
+            )
         )
-    assert sorted(applied) == [False, False, True]
+    assert sorted(outcomes) == ["applied", "replayed", "replayed"]
     assert account(db)["balance"] == 150
     assert account(db)["lifetime"] == {"grant": 50, "purchase": 100}
     assert audit_is_clean(store)
+    # A purchase for a user id with no account is parked, never credited, once.
+    before = every_document(db)
+    orphan = PurchaseData.model_validate({"userId": "nobody", "credits": 100})
+    for _ in range(2):
+        outcome = billing.apply_purchase(store, "evt_orphan_01", orphan, accounts)
+        assert outcome is billing.PurchaseOutcome.PARKED
+    added = {path: doc for path, doc in every_document(db).items() if path not in before}
+    assert list(added) == ["payment_reviews/evt_orphan_01"]
+    assert added["payment_reviews/evt_orphan_01"]["userId"] == "nobody"
+    assert not db.document("billing/nobody").get().exists
 
 
 def test_sweeper_fails_stuck_generations_and_releases(

@@ -170,7 +170,7 @@ def grant(store: GenerationStore, _: str) -> None:
 
 def purchase(store: GenerationStore, _: str) -> None:
     data = PurchaseData.model_validate({"userId": "alice", "credits": 100})
-    billing.apply_purchase(store, "evt_fault_0001", data)
+    billing.apply_purchase(store, "evt_fault_0001", data, {"alice"}.__contains__)
 
 
 def sweep(store: GenerationStore, _: str) -> None:
@@ -466,7 +466,8 @@ def test_a_sweep_that_dies_halfway_fails_each_stuck_generation_once(
         request = TrackGenerationRequest.model_validate({"type": "image", "prompt": "p"})
         tracking.track_generation(store, caller, request, SETTINGS, now())
     deaths = die_until_done(lambda: sweep(store, ""), random.Random(7), max_step=30)
-    assert deaths >= 2
+    # A death fails only the generation it hit: the sweep settles the rest first.
+    assert deaths >= 1
     statuses = {doc.get("status") for doc in db.collection("live_generations").stream()}
     assert statuses == {"failed"}
     assert invariant_violations(db) == {}

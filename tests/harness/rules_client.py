@@ -45,8 +45,10 @@ class RestClient:
     def get(self, path: str) -> int:
         return self._send("GET", path)
 
-    def list(self, collection: str) -> int:
-        return self._send("GET", collection)
+    def list(self, collection: str, page_size: int | None = None) -> int:
+        """List a collection; ``page_size`` is the query's limit the rules see."""
+        params = {} if page_size is None else {"pageSize": page_size}
+        return self._send("GET", collection, params=params)
 
     def create(self, collection: str, document_id: str, fields: dict[str, str]) -> int:
         body = {"fields": {k: {"stringValue": v} for k, v in fields.items()}}

@@ -30,10 +30,35 @@ def test_track_defaults() -> None:
     assert request.visibility is Visibility.PUBLIC
 
 
-def test_prompt_is_kept_as_given_but_measured_trimmed() -> None:
-    prompt = "  " + "x" * 4000 + "  "
+def test_prompt_is_stored_trimmed() -> None:
+    prompt = "  " + "x" * 4000 + "  \n"
     request = TrackGenerationRequest.model_validate({**VALID_TRACK, "prompt": prompt})
-    assert request.prompt == prompt
+    assert request.prompt == "x" * 4000
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a" + " " * 1_000_000,  # one letter and a megabyte of spaces: stored as "a"
+        "\u4e00" * 4000,  # 12,000 bytes: the most a prompt may take
+    ],
+)
+def test_prompt_bounds_are_characters_and_bytes_after_trimming(prompt: str) -> None:
+    request = TrackGenerationRequest.model_validate({**VALID_TRACK, "prompt": prompt})
+    assert len(request.prompt.encode()) <= 12_000
+
+
+@pytest.mark.parametrize(
+    ("prompt", "says"),
+    [
+        ("\U0001f600" * 3001, "bytes"),  # 3,001 characters of four bytes: 12,004 bytes
+        ("ok \ud800", "UTF-8"),  # a lone surrogate cannot be stored
+        ("x" * 4001, "4000 characters"),
+    ],
+)
+def test_prompts_over_a_bound_or_not_utf8_are_refused(prompt: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        TrackGenerationRequest.model_validate({**VALID_TRACK, "prompt": prompt})
 
 
 @pytest.mark.parametrize(

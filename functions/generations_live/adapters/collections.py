@@ -15,6 +15,12 @@ BILLING = "billing"
 LEDGER = "ledger"
 # One immutable event per generation change, folded by the analytics rollup.
 GENERATION_EVENTS = "generation_events"
+# Reports of generations by users (one per reporter and generation), and the
+# admins' queue of reported generations (one entry per generation).
+GENERATION_REPORTS = "generation_reports"
+MODERATION_QUEUE = "moderation_queue"
+# Purchases the payment provider reported for a user id with no account, by event id.
+PAYMENT_REVIEWS = "payment_reviews"
 # The claim of a call with an idempotency key while it runs.
 REQUEST_CLAIMS = "request_claims"
 # The rollups' cursors and leases, one document per rollup.

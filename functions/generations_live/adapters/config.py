@@ -11,7 +11,14 @@ from datetime import timedelta
 from firebase_functions import params
 
 from generations_live.domain.credits import CreditPolicy, parse_price_table
-from generations_live.domain.settings import Settings, parse_default_engines
+from generations_live.domain.identity import DEFAULT_RESERVED_NAMES
+from generations_live.domain.settings import (
+    DEFAULT_ENGINE_LIST,
+    MAX_ENGINES,
+    Settings,
+    parse_default_engines,
+    parse_engines,
+)
 
 GENERATION_RETENTION_DAYS = params.IntParam(
     "GENERATION_RETENTION_DAYS",
@@ -22,6 +29,18 @@ DEFAULT_ENGINES = params.StringParam(
     "DEFAULT_ENGINES",
     default="image=gemini,video=sora,audio=elevenlabs,text=gemini",
     description="Engine recorded when a request names none, as type=engine pairs.",
+)
+ENGINES = params.StringParam(
+    "ENGINES",
+    default=",".join(DEFAULT_ENGINE_LIST),
+    description="The engines a generation may name, comma-separated slugs (at most "
+    f"{MAX_ENGINES}); every DEFAULT_ENGINES value must be one of them.",
+)
+RESERVED_DISPLAY_NAMES = params.StringParam(
+    "RESERVED_DISPLAY_NAMES",
+    default=",".join(DEFAULT_RESERVED_NAMES),
+    description="Display names shown as the neutral fallback instead (compared ignoring case, "
+    "spaces and punctuation), comma-separated.",
 )
 PRICE_TABLE = params.StringParam(
     "PRICE_TABLE",
@@ -78,6 +97,10 @@ def settings() -> Settings:
     return Settings(
         retention=timedelta(days=retention_days),
         default_engines=parse_default_engines(DEFAULT_ENGINES.value),
+        engines=parse_engines(ENGINES.value),
+        reserved_names=tuple(
+            filter(None, (n.strip() for n in RESERVED_DISPLAY_NAMES.value.split(",")))
+        ),
         prices=parse_price_table(PRICE_TABLE_VERSION.value, PRICE_TABLE.value),
         credit_policy=policy,
         processing_timeout=timedelta(minutes=timeout_minutes),

@@ -22,8 +22,11 @@ from generations_live.adapters.claims import ClaimPolicy, RequestClaims
 from generations_live.adapters.collections import (
     BILLING,
     GENERATION_EVENTS,
+    GENERATION_REPORTS,
     LEDGER,
     LIVE_GENERATIONS,
+    MODERATION_QUEUE,
+    PAYMENT_REVIEWS,
     USAGE,
     USER_GENERATIONS,
     USERS,
@@ -105,6 +108,12 @@ class StoreTransaction:
     def usage_day(self, uid: str, day: date) -> dict[str, Any] | None:
         return self._read(self._store.usage_ref(uid, day))
 
+    def queue_entry(self, generation_id: str) -> dict[str, Any] | None:
+        return self._read(self._store.queue_ref(generation_id))
+
+    def report(self, generation_id: str, reporter_uid: str) -> dict[str, Any] | None:
+        return self._read(self._store.report_ref(generation_id, reporter_uid))
+
     # Writes.
 
     def create_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
@@ -139,6 +148,39 @@ class StoreTransaction:
             createdAt=stored_public.get("createdAt"),
             status=docs.public["status"],
             durationMs=docs.public.get("durationMs"),
+        )
+
+    def update_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
+        """Change both halves (moderation of a generation that has already ended)."""
+        stamp = {"updatedAt": firestore.SERVER_TIMESTAMP}
+        self._transaction.update(self._store.public_ref(generation_id), {**docs.public, **stamp})
+        self._transaction.update(
+            self._store.private_ref(uid, generation_id), {**docs.private, **stamp}
+        )
+
+    def create_report(self, generation_id: str, reporter_uid: str, reason: str) -> None:
+        self._transaction.create(
+            self._store.report_ref(generation_id, reporter_uid),
+            {
+                "generationId": generation_id,
+                "reporterId": reporter_uid,
+                "reason": reason,
+                "createdAt": firestore.SERVER_TIMESTAMP,
+            },
+        )
+
+    def save_queue_entry(
+        self, generation_id: str, fields: dict[str, Any], *, reported: bool = False
+    ) -> None:
+        """Merge ``fields`` into the generation's queue entry; ``reported`` stamps the
+        report's time (the commit's)."""
+        stamps = {"updatedAt": firestore.SERVER_TIMESTAMP}
+        if reported:
+            stamps["lastReportedAt"] = firestore.SERVER_TIMESTAMP
+        self._transaction.set(
+            self._store.queue_ref(generation_id),
+            {**fields, "generationId": generation_id, **stamps},
+            merge=True,
         )
 
     def _create_event(
@@ -223,6 +265,13 @@ class GenerationStore:
     def event_ref(self, generation_id: str, kind: str) -> firestore.DocumentReference:
         return self._document(GENERATION_EVENTS, f"{generation_id}-{kind}")
 
+    def queue_ref(self, generation_id: str) -> firestore.DocumentReference:
+        return self._document(MODERATION_QUEUE, generation_id)
+
+    def report_ref(self, generation_id: str, reporter_uid: str) -> firestore.DocumentReference:
+        # One document per reporter and generation: a second report is the same one.
+        return self._document(GENERATION_REPORTS, f"{generation_id}_{reporter_uid}")
+
     def new_generation_id(self) -> str:
         generation_id: str = self._client.collection(LIVE_GENERATIONS).document().id
         return generation_id
@@ -251,6 +300,46 @@ class GenerationStore:
         with self._claims.held(key):
             return self.run(work)
 
+    def moderation_queue(self, status: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Queue entries with this status, most reported first."""
+        entries = (
+            self._client.collection(MODERATION_QUEUE)
+            .where(filter=FieldFilter("status", "==", status))
+            .order_by("reportCount", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in entries.stream()]
+
+    def public_generations(self, generation_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The public documents of these generations that exist, by id (one batched read)."""
+        refs = [self.public_ref(generation_id) for generation_id in generation_ids]
+        return {
+            snapshot.id: snapshot.to_dict() or {}
+            for snapshot in self._client.get_all(refs)
+            if snapshot.exists
+        }
+
+    def generation_owner(self, generation_id: str) -> str | None:
+        """The uid of the generation's owner (it never changes), or None if there is none."""
+        snapshot = self.public_ref(generation_id).get(field_paths=["userId"])
+        return str(snapshot.get("userId")) if snapshot.exists else None
+
+    def park_purchase(self, event_id: str, user_id: str, credits: int) -> bool:
+        """Keep a purchase nobody can be credited with for review; False if already parked."""
+        try:
+            self._document(PAYMENT_REVIEWS, event_id).create(
+                {
+                    "eventId": event_id,
+                    "userId": user_id,
+                    "credits": credits,
+                    "reason": "no account with this user id",
+                    "receivedAt": firestore.SERVER_TIMESTAMP,
+                }
+            )
+        except google_exceptions.AlreadyExists:
+            return False
+        return True
+
     def account(self, uid: str) -> Account:
         snapshot = self.billing_ref(uid).get()
         return account_from_document(snapshot.to_dict() if snapshot.exists else None)
@@ -275,13 +364,15 @@ class GenerationStore:
         feed = self.live_query(query).stream()
         return [(snapshot.id, snapshot.to_dict() or {}) for snapshot in feed]
 
-    def stuck_generations(self, started_before: datetime, limit: int) -> list[str]:
-        """Ids of generations still processing that started before the cutoff, oldest first."""
+    def stuck_generations(self, started_before: datetime, limit: int, skip: int = 0) -> list[str]:
+        """Ids of generations still processing that started before the cutoff, oldest
+        first, passing over the ``skip`` oldest."""
         stuck = (
             self._client.collection(LIVE_GENERATIONS)
             .where(filter=FieldFilter("status", "==", Status.PROCESSING.value))
             .where(filter=FieldFilter("createdAt", "<", started_before))
             .order_by("createdAt")
+            .offset(skip)
             .limit(limit)
         )
         return [snapshot.id for snapshot in stuck.stream()]

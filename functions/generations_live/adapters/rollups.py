@@ -29,6 +29,11 @@ from generations_live.domain.windows import utc_day_bounds
 # so a day's user map stays far below Firestore's 1 MiB per document (about
 # 25,000 users a shard). Changing it needs a backfill of the shards.
 USER_SHARDS = 16
+# A client can create accounts, so a day's users must not grow a shard past
+# Firestore's 1 MiB: each shard names at most this many users (a uid and a name
+# of at most 80 characters each, about 500 bytes at worst), 24,000 a day in all;
+# the generations of users past it are counted in the shard's ``overflow``.
+MAX_USERS_PER_SHARD = 1_500
 # Most rollup documents a batch may write besides the cursor (Firestore allows
 # 500 writes per transaction): a batch covers at most a few days.
 MAX_ROLLUP_WRITES = MAX_BATCH_WRITES - 50
@@ -174,7 +179,8 @@ class RollupStore:
                     [(event.reference.path, event.to_dict() or {}) for event in batch]
                 ),
             )
-            self._write_folded(transaction, spec, folded)
+            admitted, overflow = self._admit_users(transaction, spec, folded)
+            self._write_folded(transaction, spec, admitted, overflow)
             caught_up = len(fetched) < limit and len(events) == len(fetched)
             changes: dict[str, Any] = {
                 "eventsFolded": firestore.Increment(len(events)),
@@ -194,8 +200,43 @@ class RollupStore:
         outcome: BatchOutcome = fold_batch(self._client.transaction(max_attempts=10))
         return outcome
 
-    def _write_folded(
+    def _shard_ref(self, spec: RollupSpec, day: str, shard: int) -> firestore.DocumentReference:
+        ref: firestore.DocumentReference = self._client.collection(spec.users_collection).document(
+            f"{day}_{shard:02d}"
+        )
+        return ref
+
+    def _admit_users(
         self, transaction: firestore.Transaction, spec: RollupSpec, folded: FoldedBatch
+    ) -> tuple[FoldedBatch, dict[tuple[str, int], int]]:
+        """The batch's users that their shard still has room for (or already names),
+        and the generations of the others, by day and shard. Reads each shard the
+        batch touches, in the transaction, before any write."""
+        users: dict[str, dict[str, int]] = {}
+        overflow: dict[tuple[str, int], int] = {}
+        for day, day_users in folded.users.items():
+            by_shard: dict[int, dict[str, int]] = {}
+            for uid, count in day_users.items():
+                by_shard.setdefault(user_shard(uid), {})[uid] = count
+            for shard, counts in by_shard.items():
+                snapshot = self._shard_ref(spec, day, shard).get(transaction=transaction)
+                named = set(
+                    ((snapshot.to_dict() or {}) if snapshot.exists else {}).get("counts", {})
+                )
+                for uid in sorted(counts):
+                    if uid in named or len(named) < MAX_USERS_PER_SHARD:
+                        named.add(uid)
+                        users.setdefault(day, {})[uid] = counts[uid]
+                    else:
+                        overflow[(day, shard)] = overflow.get((day, shard), 0) + counts[uid]
+        return FoldedBatch(days=folded.days, users=users, names=folded.names), overflow
+
+    def _write_folded(
+        self,
+        transaction: firestore.Transaction,
+        spec: RollupSpec,
+        folded: FoldedBatch,
+        overflow: Mapping[tuple[str, int], int],
     ) -> None:
         for day, counters in folded.days.items():
             ref = self._client.collection(spec.days_collection).document(day)
@@ -209,8 +250,14 @@ class RollupStore:
                 fields: dict[str, Any] = {"day": day, "shard": shard, "counts": _increments(counts)}
                 if names:
                     fields["names"] = names
-                ref = self._client.collection(spec.users_collection).document(f"{day}_{shard:02d}")
-                transaction.set(ref, fields, merge=True)
+                extra = overflow.get((day, shard), 0)
+                if extra:
+                    fields["overflow"] = firestore.Increment(extra)
+                transaction.set(self._shard_ref(spec, day, shard), fields, merge=True)
+        for (day, shard), extra in overflow.items():
+            if shard not in {user_shard(uid) for uid in folded.users.get(day, {})}:
+                fields = {"day": day, "shard": shard, "overflow": firestore.Increment(extra)}
+                transaction.set(self._shard_ref(spec, day, shard), fields, merge=True)
 
     def window_inputs(
         self, spec: RollupSpec, first_day: str
@@ -236,6 +283,21 @@ class RollupStore:
             day_users.update({uid: int(n) for uid, n in fields.get("counts", {}).items()})
             names.update(fields.get("names", {}))  # later days win: the newest name
         return day_docs, users_by_day, names
+
+    def user_overflow(self, spec: RollupSpec, first_day: str, last_day: str) -> dict[str, int]:
+        """Generations of users past their shard's cap, by day."""
+        shards = (
+            self._client.collection(spec.users_collection)
+            .where(filter=FieldFilter("day", ">=", first_day))
+            .where(filter=FieldFilter("day", "<=", last_day))
+            .stream()
+        )
+        overflow: dict[str, int] = {}
+        for snapshot in shards:
+            fields = snapshot.to_dict() or {}
+            if fields.get("overflow"):
+                overflow[fields["day"]] = overflow.get(fields["day"], 0) + int(fields["overflow"])
+        return overflow
 
     def write_windows(
         self, spec: RollupSpec, answers: Mapping[int, dict[str, Any]], as_of: datetime | None
@@ -293,11 +355,16 @@ class RollupStore:
             )
             users = folded.users.get(day, {})
             for shard in range(USER_SHARDS):
-                counts = {uid: n for uid, n in users.items() if user_shard(uid) == shard}
-                ref = self._client.collection(spec.users_collection).document(f"{day}_{shard:02d}")
+                every = {uid: n for uid, n in users.items() if user_shard(uid) == shard}
+                # A rebuild names the shard's most active users, the rest overflow.
+                ranked = sorted(every, key=lambda uid: (-every[uid], uid))
+                counts = {uid: every[uid] for uid in ranked[:MAX_USERS_PER_SHARD]}
+                extra = sum(every[uid] for uid in ranked[MAX_USERS_PER_SHARD:])
+                ref = self._shard_ref(spec, day, shard)
                 if counts:
                     names = {uid: folded.names[uid] for uid in counts if uid in folded.names}
-                    batch.set(ref, {"day": day, "shard": shard, "counts": counts, "names": names})
+                    fields = {"day": day, "shard": shard, "counts": counts, "names": names}
+                    batch.set(ref, {**fields, "overflow": extra} if extra else fields)
                 else:
                     batch.delete(ref)
             batch.commit()

@@ -31,6 +31,7 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     "completedAt",
     "durationMs",
     "errorCode",
+    "hidden",
     "expireAt",
 )
 PRIVATE_ONLY_FIELDS: tuple[str, ...] = (
@@ -93,6 +94,7 @@ def new_generation(
         "completedAt": None,
         "durationMs": None,
         "errorCode": None,
+        "hidden": False,
         RETENTION_FIELD: now + retention,
     }
     private = {

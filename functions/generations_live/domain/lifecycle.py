@@ -40,6 +40,21 @@ class TransitionPlan:
     changes_state: bool
 
 
+def authorize_report(*, caller: Caller, owner_id: str, requested: Status) -> None:
+    """Refuse a caller who may not report ``requested`` on this owner's generation.
+
+    Depends only on who owns the generation, which never changes: checked
+    before any lock or read on the caller's behalf, and again inside the
+    transaction.
+    """
+    if caller.is_worker or caller.is_admin:
+        return
+    if caller.uid != owner_id:
+        raise PermissionDenied("only the owner, a worker or an admin may update this generation")
+    if requested is not Status.CANCELED:
+        raise PermissionDenied("the owner may only cancel a generation")
+
+
 def plan_transition(
     *, current: Status, requested: Status, caller: Caller, owner_id: str
 ) -> TransitionPlan:
@@ -49,13 +64,7 @@ def plan_transition(
     Repeating the terminal status a generation already has is an idempotent
     success, so a worker that reports twice is harmless.
     """
-    if not caller.is_worker and not caller.is_admin:
-        if caller.uid != owner_id:
-            raise PermissionDenied(
-                "only the owner, a worker or an admin may update this generation"
-            )
-        if requested is not Status.CANCELED:
-            raise PermissionDenied("the owner may only cancel a generation")
+    authorize_report(caller=caller, owner_id=owner_id, requested=requested)
     if current is requested and current.is_terminal:
         return TransitionPlan(target=requested, changes_state=False)
     if current is Status.PROCESSING and requested.is_terminal:

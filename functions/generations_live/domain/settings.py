@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from generations_live.domain.credits import CreditPolicy, PriceTable
+from generations_live.domain.identity import DEFAULT_RESERVED_NAMES
 from generations_live.domain.lifecycle import GenerationType
+
+# The engines the demo traffic and the default configuration use.
+DEFAULT_ENGINE_LIST = (
+    "gemini",
+    "runware",
+    "ideogram",
+    "flux-1.1",
+    "sora",
+    "klingai",
+    "runway",
+    "elevenlabs",
+    "suno",
+    "mistral",
+)
+# Each engine is a key of the daily analytics maps: few enough to stay small.
+MAX_ENGINES = 200
+_ENGINE_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -19,6 +38,15 @@ class Settings:
     credit_policy: CreditPolicy
     processing_timeout: timedelta
     rollup_lag: timedelta
+    # The engines a request may name: a closed list, so no client can grow the
+    # analytics maps keyed by engine.
+    engines: frozenset[str] = frozenset(DEFAULT_ENGINE_LIST)
+    reserved_names: tuple[str, ...] = DEFAULT_RESERVED_NAMES
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.default_engines.values()) - self.engines)
+        if unknown:
+            raise ValueError(f"DEFAULT_ENGINES names engines that ENGINES lacks: {unknown}")
 
 
 def parse_default_engines(spec: str) -> dict[GenerationType, str]:
@@ -31,3 +59,12 @@ def parse_default_engines(spec: str) -> dict[GenerationType, str]:
     if missing:
         raise ValueError(f"DEFAULT_ENGINES has no engine for {sorted(missing)}")
     return engines
+
+
+def parse_engines(spec: str) -> frozenset[str]:
+    """Parse the comma-separated engine list: slugs, at least one, at most MAX_ENGINES."""
+    engines = [part.strip() for part in spec.split(",") if part.strip()]
+    bad = [engine for engine in engines if not _ENGINE_SLUG.fullmatch(engine)]
+    if bad or not engines or len(set(engines)) > MAX_ENGINES:
+        raise ValueError(f"ENGINES must be 1 to {MAX_ENGINES} engine slugs; bad: {bad}")
+    return frozenset(engines)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta
 
 SIGNATURE_HEADER = "Generations-Signature"
+# ASCII only ([0-9], not str.isdigit, which takes "²"): Unix seconds, and
+# SHA-256 digests in lower-case hex.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class InvalidSignature(Exception):
@@ -41,11 +46,12 @@ def verify(
             timestamps.append(value)
         elif name == "v1":
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+    digests = [value for value in signatures if _DIGEST.fullmatch(value)]
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]) or not digests:
         raise InvalidSignature(f"malformed {SIGNATURE_HEADER} header")
     timestamp = int(timestamps[0])
     if abs(now.timestamp() - timestamp) > tolerance.total_seconds():
         raise InvalidSignature("the signature's timestamp is outside the tolerance")
-    expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    expected = sign(secret, timestamp, raw_body).split("v1=", 1)[1].encode()
+    if not any(hmac.compare_digest(expected, digest.encode()) for digest in digests):
         raise InvalidSignature("the signature does not match")

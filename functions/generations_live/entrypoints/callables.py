@@ -22,7 +22,10 @@ if TYPE_CHECKING:
         GetLiveGenerationsRequest,
         GetUserUsageRequest,
         GrantCreditsRequest,
+        ModerateGenerationRequest,
+        ModerationQueueRequest,
         QuoteGenerationRequest,
+        ReportGenerationRequest,
         TrackGenerationRequest,
         UpdateGenerationStatusRequest,
     )
@@ -114,3 +117,27 @@ def getBillingAnalytics(caller: Caller, request: AnalyticsRequest) -> dict[str, 
     from generations_live.services import rollups
 
     return rollups.answer_billing_analytics(_rollups(), caller, request.days)
+
+
+@callable_function
+def moderateGeneration(caller: Caller, request: ModerateGenerationRequest) -> dict[str, Any]:
+    """Admins hide a generation from the feed (canceling it if it still runs) or restore it."""
+    from generations_live.services import moderation
+
+    return moderation.moderate_generation(_generations(), caller, request, _now())
+
+
+@callable_function
+def reportGeneration(caller: Caller, request: ReportGenerationRequest) -> dict[str, Any]:
+    """A user reports someone else's generation to the admins, once."""
+    from generations_live.services import moderation
+
+    return moderation.report_generation(_generations(), caller, request)
+
+
+@callable_function
+def getModerationQueue(caller: Caller, request: ModerationQueueRequest) -> dict[str, Any]:
+    """Admins read the reported generations still open, most reported first."""
+    from generations_live.services import moderation
+
+    return moderation.moderation_queue(_generations(), caller, request)

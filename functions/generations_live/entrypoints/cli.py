@@ -55,6 +55,8 @@ ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
 # The public fields export-generations reads (a projection, so nothing else
 # leaves Firestore) and writes, after the document id. No email or private
 # prompt: the public documents have neither, and the prompt is not exported.
+# What spreadsheets read as the start of a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORTED_FIELDS = (
     "createdAt",
     "completedAt",
@@ -307,7 +309,9 @@ def export_analytics(args: argparse.Namespace) -> int:
             sink, fieldnames=columns, restval=0, extrasaction="ignore", lineterminator="\n"
         )
         writer.writeheader()
-        writer.writerows(answer["perDay"])
+        writer.writerows(
+            {key: spreadsheet_safe(value) for key, value in row.items()} for row in answer["perDay"]
+        )
     if answer.get("asOf") is None:
         print(f"no {args.rollup} rollup has run yet: every count is zero", file=sys.stderr)
     else:
@@ -337,12 +341,20 @@ def export_generations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a string it would run as a formula
+    (starting with = + - @, a tab or a carriage return) gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _generation_row(generation_id: str, fields: dict[str, Any]) -> list[Any]:
     def cell(name: str) -> Any:
         value = fields.get(name)
         if isinstance(value, datetime):
             return _timestamp(value)
-        return "" if value is None else value
+        return "" if value is None else spreadsheet_safe(value)
 
     return [generation_id, *(cell(name) for name in EXPORTED_FIELDS)]
 

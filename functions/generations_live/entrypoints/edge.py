@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import flask
 from firebase_functions import https_fn, logger
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from generations_live.adapters.config import settings
 from generations_live.domain import errors
 from generations_live.domain.identity import Caller, caller_from_claims
 
@@ -34,6 +36,9 @@ ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
 
 RequestModel = TypeVar("RequestModel", bound="BaseModel")
 Handler = Callable[[Caller, RequestModel], dict[str, Any]]
+# The largest callable request body read at all: every request today fits in
+# a few KiB (a prompt is at most 12,000 bytes).
+MAX_CALLABLE_BODY_BYTES = 64 * 1024
 # Where a deployed callable keeps its handler, as the SDK keeps its endpoint.
 _HANDLER = "__callable_handler__"
 # The SDK types ``on_call`` as returning the handler it wraps, but what it
@@ -61,13 +66,53 @@ def to_https_error(error: errors.DomainError) -> https_fn.HttpsError:
 def require_caller(request: https_fn.CallableRequest[Any]) -> Caller:
     if request.auth is None or not request.auth.uid:
         raise errors.Unauthenticated("sign in to call this function")
-    return caller_from_claims(request.auth.uid, request.auth.token)
+    return caller_from_claims(request.auth.uid, request.auth.token, settings().reserved_names)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unencodable_text(data: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in ``data`` that UTF-8 cannot encode.
+
+    JSON may carry a lone surrogate (``"\\ud800"``); Firestore, logs and answers
+    cannot, so such a request is refused before anything reads it.
+    """
+    if isinstance(data, str):
+        return None if _encodes(data) else (path or "data")
+    children = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in children:
+        child = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and not _encodes(key):
+            return child
+        found = unencodable_text(value, child)
+        if found is not None:
+            return found
+    return None
 
 
 def parse_request(model: type[RequestModel], data: Any) -> RequestModel:
     """Validate request data, naming every offending field in the error."""
     from pydantic import ValidationError  # noqa: PLC0415 - loaded on the first call
 
+    unencodable = unencodable_text(data)
+    if unencodable is not None:
+        field = unencodable.encode("utf-8", "backslashreplace").decode("ascii")
+        message = "must be text that encodes as UTF-8"
+        raise errors.InvalidArgument(
+            f"{field}: {message}", details={"errors": [{"field": field, "message": message}]}
+        )
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
@@ -131,7 +176,7 @@ def callable_function(handler: Handler[Any]) -> Callable[..., Any]:
             logger.info("refused call", function=handler.__name__, reason=error.message)
             raise to_https_error(error) from error
 
-    deployed = refuse_unreadable_bodies(https_fn.on_call()(body))
+    deployed = guard_request_bodies(https_fn.on_call()(body))
     setattr(deployed, _HANDLER, handler)
     return deployed
 
@@ -142,8 +187,11 @@ def handler_of(deployed: Callable[..., Any]) -> Handler[Any] | None:
     return handler
 
 
-def refuse_unreadable_bodies(function: DeployedFunction) -> DeployedFunction:
-    """Answer a POST whose body is not JSON with ``invalid-argument``.
+def guard_request_bodies(
+    function: DeployedFunction, max_bytes: int = MAX_CALLABLE_BODY_BYTES
+) -> DeployedFunction:
+    """Answer a POST larger than ``max_bytes``, or whose body is not JSON, with
+    ``invalid-argument`` before anything parses it.
 
     The SDK's callable wrapper (firebase-functions 0.6.0) lets Flask's parse
     error escape as ``internal``; a client sending garbage is not our bug.
@@ -152,11 +200,24 @@ def refuse_unreadable_bodies(function: DeployedFunction) -> DeployedFunction:
 
     @functools.wraps(function)
     def guarded(request: flask.Request) -> Any:
-        if request.method == "POST" and request.get_json(silent=True) is None:
-            error = https_fn.HttpsError(
-                https_fn.FunctionsErrorCode.INVALID_ARGUMENT, "the request body must be JSON"
-            )
-            return flask.make_response(flask.jsonify(error=error._as_dict()), 400)
+        if request.method == "POST":
+            # Werkzeug stops reading past the limit, whether or not a length was
+            # sent; the limit is lifted again so that functions-framework, which
+            # drains the body after the answer, does not meet it.
+            request.max_content_length = max_bytes
+            try:
+                readable = request.get_json(silent=True) is not None
+            except RequestEntityTooLarge:
+                return _refusal(f"the request body must be at most {max_bytes // 1024} KiB")
+            finally:
+                request.max_content_length = None
+            if not readable:
+                return _refusal("the request body must be JSON")
         return function(request)
 
     return cast(DeployedFunction, guarded)
+
+
+def _refusal(message: str) -> flask.Response:
+    error = https_fn.HttpsError(https_fn.FunctionsErrorCode.INVALID_ARGUMENT, message)
+    return flask.make_response(flask.jsonify(error=error._as_dict()), 400)

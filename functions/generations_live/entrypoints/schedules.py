@@ -50,11 +50,16 @@ def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:
     # happened since, and overlapping runs are safe by construction.
     now = datetime.now(UTC)
     store = RollupStore(default_client())
+    failed: list[str] = []
     for rollup in rollups.ROLLUPS:
         try:
             report = rollups.run_rollup(store, rollup, now, lag=settings().rollup_lag)
         except RollupBusy as busy:
             logger.info("rollup skipped", rollup=rollup.spec.name, reason=busy.message)
+            continue
+        except Exception as error:  # one rollup failing never stops the others
+            failed.append(rollup.spec.name)
+            logger.error("rollup failed", rollup=rollup.spec.name, error=repr(error))
             continue
         logger.info(
             "rolled up analytics",
@@ -63,3 +68,6 @@ def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:
             caught_up=report.caught_up,
             job=event.job_name,
         )
+    if failed:
+        # After the others ran: the scheduler records the failure and retries.
+        raise RuntimeError(f"rollups failed: {', '.join(failed)}")

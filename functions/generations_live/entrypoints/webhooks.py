@@ -11,11 +11,14 @@ from datetime import UTC, datetime
 
 import flask
 from firebase_functions import https_fn, logger
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from generations_live.adapters.config import PAYMENT_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
 from generations_live.domain import signatures
 
 PURCHASE_EVENT = "credits.purchased"
+# A provider's event is a few hundred bytes; nothing larger is read.
+MAX_WEBHOOK_BODY_BYTES = 64 * 1024
 
 
 def _reply(status: int, **body: object) -> flask.Response:
@@ -26,12 +29,21 @@ def _reply(status: int, **body: object) -> flask.Response:
 def paymentWebhook(request: flask.Request) -> flask.Response:
     """Credit purchases reported by the payment provider, each event exactly once.
 
-    401 for a bad or stale signature, 400 for a malformed body, 200 for an
-    applied, replayed or ignored event; nothing is written unless applied.
+    401 for a bad or stale signature (the answer never says which: the
+    reason is logged), 400 for a malformed body, 413 for one over 64 KiB, 200
+    for an applied, replayed or ignored event, and for a purchase by a user id
+    with no account, which is parked for review instead of credited.
     """
     if request.method != "POST":
         return _reply(405, error="POST only")
-    raw_body = request.get_data(cache=True)
+    request.max_content_length = MAX_WEBHOOK_BODY_BYTES
+    try:
+        raw_body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return _reply(413, error=f"the body must be at most {MAX_WEBHOOK_BODY_BYTES // 1024} KiB")
+    finally:
+        # functions-framework drains the body after the answer: not past a limit.
+        request.max_content_length = None
     try:
         signatures.verify(
             PAYMENT_WEBHOOK_SECRET.value,
@@ -42,7 +54,8 @@ def paymentWebhook(request: flask.Request) -> flask.Response:
         )
     except signatures.InvalidSignature as refused:
         logger.warn("payment webhook refused", reason=str(refused))
-        return _reply(401, error=str(refused))
+        return _reply(401, error="invalid signature")
+    from generations_live.adapters import accounts
     from generations_live.adapters.firestore import default_client
     from generations_live.adapters.generations import GenerationStore
     from generations_live.domain.models import PaymentEvent, PurchaseData
@@ -56,6 +69,13 @@ def paymentWebhook(request: flask.Request) -> flask.Response:
     except ValueError as malformed:
         # ValidationError, json.JSONDecodeError and UnicodeDecodeError are all ValueErrors.
         return _reply(400, error=f"malformed event: {malformed}")
-    applied = billing.apply_purchase(GenerationStore(default_client()), event.id, purchase)
-    logger.info("payment event", eventId=event.id, applied=applied)
-    return _reply(200, received=True, applied=applied, eventId=event.id)
+    store = GenerationStore(default_client())
+    outcome = billing.apply_purchase(store, event.id, purchase, accounts.user_exists)
+    logger.info("payment event", eventId=event.id, outcome=outcome.value)
+    return _reply(
+        200,
+        received=True,
+        applied=outcome is billing.PurchaseOutcome.APPLIED,
+        parked=outcome is billing.PurchaseOutcome.PARKED,
+        eventId=event.id,
+    )

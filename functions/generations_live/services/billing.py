@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -119,8 +120,26 @@ def grant_credits(
     }
 
 
-def apply_purchase(store: GenerationStore, event_id: str, purchase: PurchaseData) -> bool:
-    """Credit a purchase reported by the payment provider; False when already applied."""
+class PurchaseOutcome(enum.StrEnum):
+    APPLIED = "applied"
+    REPLAYED = "replayed"  # applied before: nothing changes
+    PARKED = "parked"  # no such account: kept for an admin to review, never credited
+
+
+def apply_purchase(
+    store: GenerationStore,
+    event_id: str,
+    purchase: PurchaseData,
+    user_exists: Callable[[str], bool],
+) -> PurchaseOutcome:
+    """Credit a purchase reported by the payment provider, once per event.
+
+    A purchase for a user id with no account is not credited (that would open
+    an orphan account): it is parked under its event id for an admin.
+    """
+    if not user_exists(purchase.user_id):
+        store.park_purchase(event_id, purchase.user_id, purchase.credits)
+        return PurchaseOutcome.PARKED
     applied, _ = _credit_once(
         store,
         purchase.user_id,
@@ -130,7 +149,7 @@ def apply_purchase(store: GenerationStore, event_id: str, purchase: PurchaseData
         reason=f"purchase reported by payment event {event_id}",
         event_id=event_id,
     )
-    return applied
+    return PurchaseOutcome.APPLIED if applied else PurchaseOutcome.REPLAYED
 
 
 def audit_ledgers(store: GenerationStore) -> dict[str, Any]:

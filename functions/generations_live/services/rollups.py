@@ -243,15 +243,25 @@ def check(
     expected = rollup.recount(rollups, first_day, last_day, as_of)
     stored_days = rollups.day_documents(rollup.spec, first_day.isoformat(), last_day.isoformat())
     _, stored_users, _ = rollups.window_inputs(rollup.spec, first_day.isoformat())
+    overflow = rollups.user_overflow(rollup.spec, first_day.isoformat(), last_day.isoformat())
     mismatches: dict[str, dict[str, Any]] = {}
     for day in days_between(first_day, last_day):
         stored = _nonzero({k: v for k, v in stored_days.get(day, {}).items() if k != "day"})
         recounted = _nonzero(expected.days.get(day, {}))
         users = _nonzero(stored_users.get(day, {}))
         recounted_users = _nonzero(expected.users.get(day, {}))
-        if stored != recounted or users != recounted_users:
+        if stored != recounted or not _same_users(users, overflow.get(day, 0), recounted_users):
             mismatches[day] = {"rollup": stored, "recount": recounted}
     return mismatches
+
+
+def _same_users(named: Mapping[str, int], overflow: int, recounted: Mapping[str, int]) -> bool:
+    """Whether a day's named users and overflow account for the recount exactly: every
+    named user with all their generations, the others' generations in the overflow."""
+    if not overflow:
+        return dict(named) == dict(recounted)
+    exact = all(recounted.get(uid) == count for uid, count in named.items())
+    return exact and sum(named.values()) + overflow == sum(recounted.values())
 
 
 def _nonzero(counters: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,11 +12,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from firebase_functions import logger
+
 from generations_live.adapters.generations import GenerationStore, LiveQuery, StoreTransaction
 from generations_live.domain import credits, documents, usage
-from generations_live.domain.errors import FailedPrecondition, NotFound
+from generations_live.domain.documents import GenerationDocuments
+from generations_live.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from generations_live.domain.identity import Caller
-from generations_live.domain.lifecycle import Status, plan_transition
+from generations_live.domain.lifecycle import Status, authorize_report, plan_transition
 from generations_live.domain.models import (
     GetLiveGenerationsRequest,
     TrackGenerationRequest,
@@ -43,6 +46,11 @@ def track_generation(
     Idempotent per ``requestId``: a retry answers the first attempt's
     generation and writes nothing.
     """
+    if request.engine is not None and request.engine not in settings.engines:
+        message = f"unknown engine {request.engine!r}: one of {', '.join(sorted(settings.engines))}"
+        raise InvalidArgument(
+            message, details={"errors": [{"field": "engine", "message": message}]}
+        )
     if request.request_id is not None:
         generation_id = documents.generation_id_for_request(caller.uid, request.request_id)
     else:
@@ -130,37 +138,59 @@ def update_generation_status(
         )
         if not plan.changes_state:
             return {"generationId": request.generation_id, "status": request.status.value}
-        private = tx.private_generation(owner_id, request.generation_id) or {}
-        account = tx.account(owner_id)
-        usage_day = date.fromisoformat(private.get("usageDay") or now.date().isoformat())
-        day_usage = tx.usage_day(owner_id, usage_day)
-        cost = int(private.get("cost", 0))
-        settled = credits.settle(
-            account,
-            generation_id=request.generation_id,
-            generation_type=public.get("type"),
-            cost=cost,
-            outcome=request.status,
-        )
-        charged = cost if request.status is Status.COMPLETED else 0
-        tx.finish_generation(
-            owner_id,
-            request.generation_id,
-            documents.terminal_update(request, public.get("createdAt"), now),
-            stored_public=public,
-        )
-        if settled.entries:
-            tx.save_account(owner_id, settled)
-        tx.save_usage_day(
-            owner_id,
-            usage_day,
-            usage.record_outcome(day_usage, usage_day, request.status, charged),
-        )
+        settle_generation(tx, owner_id=owner_id, public=public, report=request, now=now)
         return {"generationId": request.generation_id, "status": request.status.value}
 
+    # Who may report is settled before the claim: a stranger repeating refused
+    # reports on someone else's generation (ids are public) never holds its lock.
+    owner_id = store.generation_owner(request.generation_id)
+    if owner_id is None:
+        raise NotFound(
+            f"no generation with id {request.generation_id!r}", details={"field": "generationId"}
+        )
+    authorize_report(caller=caller, owner_id=owner_id, requested=request.status)
     # Reports of one generation take turns: a worker's retry, the owner's
     # cancel and the sweeper may all arrive at once.
     return store.run_claimed(f"finish/{request.generation_id}", finish)
+
+
+def settle_generation(
+    tx: StoreTransaction,
+    *,
+    owner_id: str,
+    public: dict[str, Any],
+    report: UpdateGenerationStatusRequest,
+    now: datetime,
+    also: GenerationDocuments | None = None,
+) -> None:
+    """Move a processing generation to the report's terminal status in ``tx``:
+    both halves (with ``also``'s field changes), its end event, the charge or
+    release of its hold and the owner's usage. Reads first, then writes."""
+    generation_id = report.generation_id
+    private = tx.private_generation(owner_id, generation_id) or {}
+    account = tx.account(owner_id)
+    usage_day = date.fromisoformat(private.get("usageDay") or now.date().isoformat())
+    day_usage = tx.usage_day(owner_id, usage_day)
+    cost = int(private.get("cost", 0))
+    settled = credits.settle(
+        account,
+        generation_id=generation_id,
+        generation_type=public.get("type"),
+        cost=cost,
+        outcome=report.status,
+    )
+    charged = cost if report.status is Status.COMPLETED else 0
+    update = documents.terminal_update(report, public.get("createdAt"), now)
+    if also is not None:
+        update = GenerationDocuments(
+            public={**update.public, **also.public}, private={**update.private, **also.private}
+        )
+    tx.finish_generation(owner_id, generation_id, update, stored_public=public)
+    if settled.entries:
+        tx.save_account(owner_id, settled)
+    tx.save_usage_day(
+        owner_id, usage_day, usage.record_outcome(day_usage, usage_day, report.status, charged)
+    )
 
 
 def live_generations(
@@ -179,12 +209,17 @@ def sweep_stuck_generations(
     """Fail generations processing longer than the timeout; returns how many.
 
     Goes through the same path as a worker's report, so their credits are
-    released. A generation a worker finishes meanwhile is left as it is.
+    released. A generation a worker finishes meanwhile is left as it is; one
+    that cannot be settled is logged and passed over, and once the rest are
+    settled the first such error is raised.
     """
     cutoff = now - settings.processing_timeout
     swept = 0
+    # Generations that could not be settled stay first in the query: skip them.
+    failed: list[str] = []
+    errors: list[Exception] = []
     for _ in range(max_batches):
-        stuck = store.stuck_generations(cutoff, SWEEP_BATCH)
+        stuck = store.stuck_generations(cutoff, SWEEP_BATCH, skip=len(failed))
         for generation_id in stuck:
             report = UpdateGenerationStatusRequest.model_validate(
                 {
@@ -201,6 +236,17 @@ def sweep_stuck_generations(
                 swept += 1
             except FailedPrecondition:
                 continue  # finished by its worker since the query
+            except Exception as error:  # one generation never stops the run
+                failed.append(generation_id)
+                errors.append(error)
+                logger.error(
+                    "a stuck generation was not settled",
+                    generationId=generation_id,
+                    error=repr(error),
+                )
         if len(stuck) < SWEEP_BATCH:
             break
+    if errors:
+        # The rest are settled; the run still fails, so the scheduler shows it.
+        raise errors[0]
     return swept
