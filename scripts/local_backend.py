@@ -127,9 +127,11 @@ def _functions_base_url(suite: EmulatorSuite) -> str:
 
 def _deployed_lines() -> str:
     """The deployed callables and HTTPS functions, as main.py exports them, wrapped."""
-    https = [f"{name} (HTTPS)" for name in registry.names(registry.Trigger.HTTPS)]
-    listed = ", ".join([*registry.names(registry.Trigger.CALLABLE), *https])
-    return textwrap.fill(listed, width=92, initial_indent=" " * 13, subsequent_indent=" " * 13)
+    indent = " " * 13
+    callables = ", ".join(registry.names(registry.Trigger.CALLABLE))
+    wrapped = textwrap.fill(callables, width=92, initial_indent=indent, subsequent_indent=indent)
+    https = ", ".join(registry.names(registry.Trigger.HTTPS))
+    return f"{wrapped},\n{indent}{https} (HTTPS)"
 
 
 def _print_addresses(suite: EmulatorSuite) -> None:
