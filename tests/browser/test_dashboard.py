@@ -199,6 +199,10 @@ def test_a_generation_appears_live_and_its_status_follows(
         pill = dashboard.feed_row(generation_id).locator(".status")
         expect(pill).to_have_text(status, timeout=UI_TIMEOUT_MS)
         expect(pill).to_have_css("background-color", STATUS_BACKGROUNDS[status])
+    # A failed row says why, with the public error code only.
+    failed_row = dashboard.feed_row(started[1])
+    expect(failed_row.locator(".error-code")).to_have_text("engine_timeout")
+    expect(dashboard.feed_row(started[0]).locator(".error-code")).to_have_count(0)
     # Every row arrived in the page that was opened first: nothing reloaded it.
     assert page.evaluate("() => Object.keys(window.seenAt).length") >= DELAY_TRIES
 

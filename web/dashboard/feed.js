@@ -69,8 +69,9 @@ function fill(row, generation) {
   const created = toDate(generation.createdAt);
   row.dataset.status = generation.status;
   row.dataset.type = generation.type;
-  const prompt =
-    generation.prompt === null || generation.prompt === undefined
+  const prompt = generation.hidden
+    ? el("p", { class: "prompt private" }, "Hidden by a moderator")
+    : generation.prompt === null || generation.prompt === undefined
       ? el("p", { class: "prompt private" }, "Private prompt")
       : el("p", { class: "prompt", title: generation.prompt }, generation.prompt);
   row.replaceChildren(
@@ -83,6 +84,15 @@ function fill(row, generation) {
       generation.batchSize > 1 ? el("span", { class: "batch" }, `×${generation.batchSize}`) : null,
     ),
     prompt,
-    el("div", { class: "gen-foot" }, statusPill(generation.status), timeLabel(created)),
+    el(
+      "div",
+      { class: "gen-foot" },
+      statusPill(generation.status),
+      // The public error code says why a generation failed (the message stays private).
+      generation.status === "failed" && generation.errorCode
+        ? el("span", { class: "error-code", title: "error code" }, generation.errorCode)
+        : null,
+      timeLabel(created),
+    ),
   );
 }

@@ -82,6 +82,16 @@ class BatchOutcome:
     caught_up: bool
 
 
+@dataclass(frozen=True)
+class StoredRollup:
+    """A rollup's cursor and the documents it has written, read at one instant."""
+
+    meta: dict[str, Any]
+    days: dict[str, dict[str, Any]]
+    users: dict[str, dict[str, int]]
+    overflow: dict[str, int]
+
+
 class RollupBusy(FailedPrecondition):
     """A backfill holds the rollup; scheduled runs wait for the next turn."""
 
@@ -192,8 +202,10 @@ class RollupStore:
                 changes["cursorPath"] = last.reference.path
             if caught_up:
                 # Every event committed up to ``until`` is now counted; while a
-                # run is still paging, the previous asOf stays true.
-                changes["asOf"] = until
+                # run is still paging, the previous asOf stays true. A run with a
+                # longer lag never moves it back.
+                earlier = meta.get("asOf")
+                changes["asOf"] = until if earlier is None else max(until, earlier)
             transaction.set(meta_ref, changes, merge=True)
             return BatchOutcome(events=len(events), caught_up=caught_up)
 
@@ -284,20 +296,41 @@ class RollupStore:
             names.update(fields.get("names", {}))  # later days win: the newest name
         return day_docs, users_by_day, names
 
-    def user_overflow(self, spec: RollupSpec, first_day: str, last_day: str) -> dict[str, int]:
-        """Generations of users past their shard's cap, by day."""
-        shards = (
-            self._client.collection(spec.users_collection)
+    def stored(self, spec: RollupSpec, first_day: str, last_day: str) -> StoredRollup:
+        """The cursor, day documents and user shards of these days, all read in one
+        read-only transaction: one consistent instant, whatever runs meanwhile."""
+
+        @firestore.transactional
+        def read(transaction: firestore.Transaction) -> StoredRollup:
+            snapshot = self._meta_ref(spec).get(transaction=transaction)
+            meta = (snapshot.to_dict() or {}) if snapshot.exists else {}
+            days = {
+                day.id: day.to_dict() or {}
+                for day in self._days_between(spec.days_collection, first_day, last_day).stream(
+                    transaction=transaction
+                )
+            }
+            users: dict[str, dict[str, int]] = {}
+            overflow: dict[str, int] = {}
+            shards = self._days_between(spec.users_collection, first_day, last_day)
+            for shard in shards.stream(transaction=transaction):
+                fields = shard.to_dict() or {}
+                day = str(fields["day"])
+                counts = fields.get("counts", {})
+                users.setdefault(day, {}).update({uid: int(n) for uid, n in counts.items()})
+                if fields.get("overflow"):
+                    overflow[day] = overflow.get(day, 0) + int(fields["overflow"])
+            return StoredRollup(meta=meta, days=days, users=users, overflow=overflow)
+
+        stored: StoredRollup = read(self._client.transaction(read_only=True))
+        return stored
+
+    def _days_between(self, collection: str, first_day: str, last_day: str) -> Any:
+        return (
+            self._client.collection(collection)
             .where(filter=FieldFilter("day", ">=", first_day))
             .where(filter=FieldFilter("day", "<=", last_day))
-            .stream()
         )
-        overflow: dict[str, int] = {}
-        for snapshot in shards:
-            fields = snapshot.to_dict() or {}
-            if fields.get("overflow"):
-                overflow[fields["day"]] = overflow.get(fields["day"], 0) + int(fields["overflow"])
-        return overflow
 
     def write_windows(
         self, spec: RollupSpec, answers: Mapping[int, dict[str, Any]], as_of: datetime | None
@@ -370,12 +403,7 @@ class RollupStore:
             batch.commit()
 
     def day_documents(self, spec: RollupSpec, first_day: str, last_day: str) -> dict[str, Any]:
-        days = (
-            self._client.collection(spec.days_collection)
-            .where(filter=FieldFilter("day", ">=", first_day))
-            .where(filter=FieldFilter("day", "<=", last_day))
-            .stream()
-        )
+        days = self._days_between(spec.days_collection, first_day, last_day).stream()
         return {snapshot.id: snapshot.to_dict() or {} for snapshot in days}
 
     def raw_generations(self, first_day: date, last_day: date) -> list[GenerationSnapshot]:

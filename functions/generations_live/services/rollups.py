@@ -5,6 +5,7 @@ rollups against a recount.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ from generations_live.adapters.rollups import (
     BILLING,
     GENERATIONS,
     FoldedBatch,
+    RollupBusy,
     RollupSpec,
     RollupStore,
 )
@@ -26,6 +28,10 @@ from generations_live.domain.windows import MAX_WINDOW_DAYS, days_between
 EVENTS_PER_BATCH = 500
 # How long a backfill may hold a rollup; scheduled runs skip meanwhile.
 LEASE = timedelta(minutes=15)
+# How long a check waits for a rollup run to finish before it gives up (the
+# scheduled run takes seconds), and how often it looks.
+CHECK_PATIENCE = timedelta(seconds=60)
+CHECK_POLL_S = 0.25
 
 
 def generation_event(path: str, fields: dict[str, Any]) -> GenerationEvent:
@@ -234,25 +240,55 @@ def backfill(
 
 
 def check(
-    rollups: RollupStore, rollup: Rollup, first_day: date, last_day: date
+    rollups: RollupStore,
+    rollup: Rollup,
+    first_day: date,
+    last_day: date,
+    *,
+    patience: timedelta = CHECK_PATIENCE,
 ) -> dict[str, dict[str, Any]]:
-    """Days whose rollups differ from a recount of the raw documents up to asOf."""
-    as_of: datetime | None = rollups.meta(rollup.spec).get("asOf")
-    if as_of is None:
-        raise FailedPrecondition("no rollup has run yet: run one first")
+    """Days whose rollups differ from a recount of the raw documents up to asOf,
+    with the counters that differ (rollup against recount) for each.
+
+    The cursor, days and shards are read at one instant, and compared only at
+    an instant when no run is half-way (a run folds past asOf before it moves
+    it) and no backfill holds the rollup: then the documents hold exactly the
+    events up to asOf, and a concurrent rollup can never show as a difference.
+    """
+    first, last = first_day.isoformat(), last_day.isoformat()
+    deadline = time.monotonic() + patience.total_seconds()
+    while True:
+        stored = rollups.stored(rollup.spec, first, last)
+        as_of: datetime | None = stored.meta.get("asOf")
+        if as_of is None:
+            raise FailedPrecondition("no rollup has run yet: run one first")
+        if _at_rest(stored.meta, datetime.now(UTC)):
+            break
+        if time.monotonic() >= deadline:
+            raise RollupBusy(f"the {rollup.spec.name} rollup kept running; check again shortly")
+        time.sleep(CHECK_POLL_S)
     expected = rollup.recount(rollups, first_day, last_day, as_of)
-    stored_days = rollups.day_documents(rollup.spec, first_day.isoformat(), last_day.isoformat())
-    _, stored_users, _ = rollups.window_inputs(rollup.spec, first_day.isoformat())
-    overflow = rollups.user_overflow(rollup.spec, first_day.isoformat(), last_day.isoformat())
     mismatches: dict[str, dict[str, Any]] = {}
     for day in days_between(first_day, last_day):
-        stored = _nonzero({k: v for k, v in stored_days.get(day, {}).items() if k != "day"})
-        recounted = _nonzero(expected.days.get(day, {}))
-        users = _nonzero(stored_users.get(day, {}))
+        counters = {k: v for k, v in stored.days.get(day, {}).items() if k != "day"}
+        differences = counter_differences(counters, expected.days.get(day, {}))
+        users = _nonzero(stored.users.get(day, {}))
         recounted_users = _nonzero(expected.users.get(day, {}))
-        if stored != recounted or not _same_users(users, overflow.get(day, 0), recounted_users):
-            mismatches[day] = {"rollup": stored, "recount": recounted}
+        if not _same_users(users, stored.overflow.get(day, 0), recounted_users):
+            differences["users"] = {
+                "rollup": {"named": users, "overflow": stored.overflow.get(day, 0)},
+                "recount": recounted_users,
+            }
+        if differences:
+            mismatches[day] = differences
     return mismatches
+
+
+def _at_rest(meta: Mapping[str, Any], now: datetime) -> bool:
+    """No run has folded past asOf (it would move asOf once caught up), no backfill holds it."""
+    cursor, as_of, lease = meta.get("cursorAt"), meta.get("asOf"), meta.get("leaseUntil")
+    folding = cursor is not None and as_of is not None and cursor > as_of
+    return not folding and not (lease is not None and lease > now)
 
 
 def _same_users(named: Mapping[str, int], overflow: int, recounted: Mapping[str, int]) -> bool:
@@ -262,6 +298,27 @@ def _same_users(named: Mapping[str, int], overflow: int, recounted: Mapping[str,
         return dict(named) == dict(recounted)
     exact = all(recounted.get(uid) == count for uid, count in named.items())
     return exact and sum(named.values()) + overflow == sum(recounted.values())
+
+
+def counter_differences(rollup: Mapping[str, Any], recount: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"byType.image": {"rollup": 5, "recount": 4}, ...}``: only the counters that differ."""
+    flat_rollup, flat_recount = _flattened(_nonzero(rollup)), _flattened(_nonzero(recount))
+    return {
+        path: {"rollup": flat_rollup.get(path, 0), "recount": flat_recount.get(path, 0)}
+        for path in sorted(flat_rollup.keys() | flat_recount.keys())
+        if flat_rollup.get(path, 0) != flat_recount.get(path, 0)
+    }
+
+
+def _flattened(counters: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in counters.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flattened(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
 
 
 def _nonzero(counters: Mapping[str, Any]) -> dict[str, Any]:
