@@ -96,6 +96,19 @@ def test_text_that_cannot_be_stored_is_invalid_argument(
     assert feed_count(firestore_admin, user.uid) == 0
 
 
+@pytest.mark.parametrize("depth", [20, 900, 5000])
+def test_deeply_nested_bodies_are_invalid_argument(
+    suite: EmulatorSuite, user: AppUser, firestore_admin: FirestoreAdminRest, depth: int
+) -> None:
+    # A few KiB of brackets: past Python's recursion limit at 5000, past ours at 20.
+    nested = "[" * depth + "]" * depth
+    body = ('{"data": {"type": "text", "prompt": "rain", "engine": ' + nested + "}}").encode()
+    reply = raw_call(suite, "trackGeneration", body, user.id_token)
+    assert reply.status_code == 400
+    assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert feed_count(firestore_admin, user.uid) == 0
+
+
 def test_an_error_report_is_bounded_in_bytes(
     api: CallableClient, user: AppUser, worker: AppUser, firestore_admin: FirestoreAdminRest
 ) -> None:
@@ -312,6 +325,17 @@ def test_malformed_signatures_are_401_and_reveal_nothing(
     assert reply.status_code == 401
     assert reply.json() == {"error": "invalid signature"}
     assert firestore_admin.get(f"billing/{user.uid}") is None
+
+
+def test_a_signed_but_deeply_nested_event_is_400_not_500(suite: EmulatorSuite) -> None:
+    body = ('{"id": "evt_deep_0001", "data": ' + "[" * 5000 + "]" * 5000 + "}").encode()
+    reply = requests.post(
+        suite.function_url("paymentWebhook"),
+        data=body,
+        headers={SIGNATURE_HEADER: sign(local_webhook_secret(), int(time.time()), body)},
+        timeout=30,
+    )
+    assert reply.status_code == 400
 
 
 def test_a_purchase_for_no_account_is_parked_not_credited(

@@ -74,6 +74,32 @@ def test_parse_request_refuses_data_that_is_not_an_object(data: Any) -> None:
     assert refused.value.details["errors"][0]["field"] == "data"
 
 
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"prompt": "ok", "tags": ["a", "b\ud800"]}, ("tags.1", "UTF-8")),
+        ({"\udc00key": 1}, ("\udc00key", "UTF-8")),
+        ("\ud800", ("data", "UTF-8")),
+        ({"a": [[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}, ("a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0", "nest")),
+        ([[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]], ("0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0", "nest")),
+    ],
+)
+def test_request_problem_names_the_first_unreadable_or_too_deep_field(
+    data: Any, problem: tuple[str, str]
+) -> None:
+    found = edge.request_problem(data)
+    assert found is not None
+    assert found[0] == problem[0]
+    assert problem[1] in found[1]
+
+
+def test_request_problem_accepts_every_real_request_shape() -> None:
+    report = {"generationId": "g", "status": "failed", "error": {"code": "oom", "message": "é"}}
+    assert edge.request_problem(report) is None
+    assert edge.request_problem({"a": [[[[[[[[[[[[[[[]]]]]]]]]]]]]]]}) is None  # 16 levels
+    assert edge.request_problem(None) is None
+
+
 def test_to_json_turns_timestamps_into_utc_iso_strings_everywhere() -> None:
     at = datetime(2026, 12, 3, 8, 30, tzinfo=UTC)
     elsewhere = datetime(2026, 12, 3, 9, 30, tzinfo=timezone(timedelta(hours=1)))

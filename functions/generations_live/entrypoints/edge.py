@@ -39,6 +39,8 @@ Handler = Callable[[Caller, RequestModel], dict[str, Any]]
 # The largest callable request body read at all: every request today fits in
 # a few KiB (a prompt is at most 12,000 bytes).
 MAX_CALLABLE_BODY_BYTES = 64 * 1024
+# The deepest any request nests is 2 (an error report inside a status report).
+MAX_REQUEST_DEPTH = 16
 # Where a deployed callable keeps its handler, as the SDK keeps its endpoint.
 _HANDLER = "__callable_handler__"
 # The SDK types ``on_call`` as returning the handler it wraps, but what it
@@ -77,28 +79,35 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def unencodable_text(data: Any, path: str = "") -> str | None:
-    """The path of the first string (or key) in ``data`` that UTF-8 cannot encode.
+def request_problem(data: Any) -> tuple[str, str] | None:
+    """``(field, message)`` for the first string or key in ``data`` that UTF-8 cannot
+    encode, or the first object or list nested past MAX_REQUEST_DEPTH; None if neither.
 
-    JSON may carry a lone surrogate (``"\\ud800"``); Firestore, logs and answers
-    cannot, so such a request is refused before anything reads it.
+    JSON may carry a lone surrogate (``"\\ud800"``) that Firestore, logs and answers
+    cannot, and a few kilobytes of brackets nest deep enough to exhaust a recursive
+    reader: such a request is refused before anything reads it. The walk keeps its
+    own stack, so its depth is not Python's.
     """
-    if isinstance(data, str):
-        return None if _encodes(data) else (path or "data")
-    children = (
-        data.items()
-        if isinstance(data, dict)
-        else enumerate(data)
-        if isinstance(data, list)
-        else ()
-    )
-    for key, value in children:
-        child = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and not _encodes(key):
-            return child
-        found = unencodable_text(value, child)
-        if found is not None:
-            return found
+    pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, str):
+            if not _encodes(value):
+                return path or "data", "must be text that encodes as UTF-8"
+            continue
+        if isinstance(value, dict):
+            children: list[tuple[Any, Any]] = list(value.items())
+        elif isinstance(value, list):
+            children = list(enumerate(value))
+        else:
+            continue
+        if depth >= MAX_REQUEST_DEPTH:
+            return path or "data", f"must not nest deeper than {MAX_REQUEST_DEPTH} levels"
+        for key, child in reversed(children):  # reversed: the first field is looked at first
+            child_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and not _encodes(key):
+                return child_path, "must be text that encodes as UTF-8"
+            pending.append((child, child_path, depth + 1))
     return None
 
 
@@ -106,10 +115,10 @@ def parse_request(model: type[RequestModel], data: Any) -> RequestModel:
     """Validate request data, naming every offending field in the error."""
     from pydantic import ValidationError  # noqa: PLC0415 - loaded on the first call
 
-    unencodable = unencodable_text(data)
-    if unencodable is not None:
-        field = unencodable.encode("utf-8", "backslashreplace").decode("ascii")
-        message = "must be text that encodes as UTF-8"
+    problem = request_problem(data)
+    if problem is not None:
+        unreadable, message = problem
+        field = unreadable.encode("utf-8", "backslashreplace").decode("ascii")
         raise errors.InvalidArgument(
             f"{field}: {message}", details={"errors": [{"field": field, "message": message}]}
         )
@@ -201,21 +210,35 @@ def guard_request_bodies(
     @functools.wraps(function)
     def guarded(request: flask.Request) -> Any:
         if request.method == "POST":
-            # Werkzeug stops reading past the limit, whether or not a length was
-            # sent; the limit is lifted again so that functions-framework, which
-            # drains the body after the answer, does not meet it.
-            request.max_content_length = max_bytes
+            if not body_within(request, max_bytes):
+                return _refusal(f"the request body must be at most {max_bytes // 1024} KiB")
             try:
                 readable = request.get_json(silent=True) is not None
-            except RequestEntityTooLarge:
-                return _refusal(f"the request body must be at most {max_bytes // 1024} KiB")
-            finally:
-                request.max_content_length = None
+            except RecursionError:
+                # Python's JSON reader recurses: a few KiB of brackets exhaust it.
+                return _refusal("the request body nests too deeply")
             if not readable:
                 return _refusal("the request body must be JSON")
         return function(request)
 
     return cast(DeployedFunction, guarded)
+
+
+def body_within(request: flask.Request, max_bytes: int) -> bool:
+    """Read the body (kept for later readers) unless it is larger than ``max_bytes``.
+
+    Werkzeug stops reading past the limit, whether or not a length was sent;
+    the limit is lifted again so that functions-framework, which drains the
+    body after the answer, does not meet it.
+    """
+    request.max_content_length = max_bytes
+    try:
+        request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return False
+    finally:
+        request.max_content_length = None
+    return True
 
 
 def _refusal(message: str) -> flask.Response:

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import flask
 from firebase_functions import https_fn, logger
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from generations_live.adapters.config import PAYMENT_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
 from generations_live.domain import signatures
+from generations_live.entrypoints.edge import body_within
 
 PURCHASE_EVENT = "credits.purchased"
 # A provider's event is a few hundred bytes; nothing larger is read.
@@ -36,14 +36,9 @@ def paymentWebhook(request: flask.Request) -> flask.Response:
     """
     if request.method != "POST":
         return _reply(405, error="POST only")
-    request.max_content_length = MAX_WEBHOOK_BODY_BYTES
-    try:
-        raw_body = request.get_data(cache=True)
-    except RequestEntityTooLarge:
+    if not body_within(request, MAX_WEBHOOK_BODY_BYTES):
         return _reply(413, error=f"the body must be at most {MAX_WEBHOOK_BODY_BYTES // 1024} KiB")
-    finally:
-        # functions-framework drains the body after the answer: not past a limit.
-        request.max_content_length = None
+    raw_body = request.get_data(cache=True)
     try:
         signatures.verify(
             PAYMENT_WEBHOOK_SECRET.value,
@@ -66,8 +61,9 @@ def paymentWebhook(request: flask.Request) -> flask.Response:
         if event.type != PURCHASE_EVENT:
             return _reply(200, received=True, ignored=True, eventId=event.id)
         purchase = PurchaseData.model_validate(event.data)
-    except ValueError as malformed:
-        # ValidationError, json.JSONDecodeError and UnicodeDecodeError are all ValueErrors.
+    except (ValueError, RecursionError) as malformed:
+        # ValidationError, json.JSONDecodeError and UnicodeDecodeError are all
+        # ValueErrors; Python's JSON reader recurses, so deep nesting is malformed too.
         return _reply(400, error=f"malformed event: {malformed}")
     store = GenerationStore(default_client())
     outcome = billing.apply_purchase(store, event.id, purchase, accounts.user_exists)
