@@ -18,9 +18,13 @@ from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
 from generations_live.domain.errors import PermissionDenied
 from generations_live.domain.identity import caller_from_claims
-from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.domain.models import (
+    ReportGenerationRequest,
+    TrackGenerationRequest,
+    UpdateGenerationStatusRequest,
+)
 from generations_live.entrypoints import cli
-from generations_live.services import rollups, tracking
+from generations_live.services import moderation, rollups, tracking
 from harness.in_process import function_client
 
 OWNER = caller_from_claims("owner", {"name": "Owner"})
@@ -63,6 +67,21 @@ def test_a_refused_report_takes_no_claim(db: firestore.Client, claims_taken: lis
     # The owner's own cancel still takes its turn, as before.
     tracking.update_generation_status(store, OWNER, report, datetime.now(UTC))
     assert claims_taken == [f"finish/{generation_id}"]
+
+
+@pytest.mark.usefixtures("emulator")
+def test_a_repeated_report_takes_no_claim(db: firestore.Client, claims_taken: list[str]) -> None:
+    store = GenerationStore(db)
+    generation_id = start(store)
+    report = ReportGenerationRequest.model_validate(
+        {"generationId": generation_id, "reason": "spam"}
+    )
+    first = moderation.report_generation(store, STRANGER, report)
+    assert (first["counted"], first["reportCount"]) == (True, 1)
+    for _ in range(3):
+        again = moderation.report_generation(store, STRANGER, report)
+        assert (again["counted"], again["reportCount"]) == (False, 1)
+    assert claims_taken == [f"report/{generation_id}"]
 
 
 @pytest.mark.usefixtures("emulator")

@@ -300,6 +300,14 @@ class GenerationStore:
         with self._claims.held(key):
             return self.run(work)
 
+    def report_exists(self, generation_id: str, reporter_uid: str) -> bool:
+        exists: bool = self.report_ref(generation_id, reporter_uid).get(field_paths=[]).exists
+        return exists
+
+    def report_count(self, generation_id: str) -> int:
+        snapshot = self.queue_ref(generation_id).get(field_paths=["reportCount"])
+        return int(snapshot.get("reportCount") or 0) if snapshot.exists else 0
+
     def moderation_queue(self, status: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Queue entries with this status, most reported first."""
         entries = (

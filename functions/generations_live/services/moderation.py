@@ -99,6 +99,14 @@ def report_generation(
     owner_id = _owner_of(store, generation_id)
     if owner_id == caller.uid:
         raise PermissionDenied("you cannot report your own generation")
+    if store.report_exists(generation_id, caller.uid):
+        # A repeat changes nothing, so it never takes the generation's turn: one
+        # user repeating a report cannot make other reporters wait.
+        return {
+            "generationId": generation_id,
+            "counted": False,
+            "reportCount": store.report_count(generation_id),
+        }
 
     def report(tx: StoreTransaction) -> dict[str, Any]:
         earlier = tx.report(generation_id, caller.uid)
