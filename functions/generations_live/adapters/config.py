@@ -81,6 +81,11 @@ PAYMENT_WEBHOOK_SECRET = params.SecretParam(
 WEBHOOK_TOLERANCE = timedelta(minutes=5)
 
 
+def reserved_display_names() -> tuple[str, ...]:
+    """RESERVED_DISPLAY_NAMES alone: what every callable needs to name its caller."""
+    return tuple(filter(None, (name.strip() for name in RESERVED_DISPLAY_NAMES.value.split(","))))
+
+
 def settings() -> Settings:
     """The settings in force for this invocation."""
     retention_days = GENERATION_RETENTION_DAYS.value
@@ -98,9 +103,7 @@ def settings() -> Settings:
         retention=timedelta(days=retention_days),
         default_engines=parse_default_engines(DEFAULT_ENGINES.value),
         engines=parse_engines(ENGINES.value),
-        reserved_names=tuple(
-            filter(None, (n.strip() for n in RESERVED_DISPLAY_NAMES.value.split(",")))
-        ),
+        reserved_names=reserved_display_names(),
         prices=parse_price_table(PRICE_TABLE_VERSION.value, PRICE_TABLE.value),
         credit_policy=policy,
         processing_timeout=timedelta(minutes=timeout_minutes),

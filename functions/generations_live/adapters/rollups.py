@@ -96,6 +96,25 @@ class RollupBusy(FailedPrecondition):
     """A backfill holds the rollup; scheduled runs wait for the next turn."""
 
 
+def _fold_shards(
+    shards: Iterable[Any],
+) -> tuple[dict[str, dict[str, int]], dict[str, str], dict[str, int]]:
+    """User shards read back by day: the named users' counts, their names (a later
+    shard's name wins) and the generations of the users past each shard's cap."""
+    users: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    overflow: dict[str, int] = {}
+    for shard in shards:
+        fields = shard.to_dict() or {}
+        day = str(fields["day"])
+        counts = fields.get("counts", {})
+        users.setdefault(day, {}).update({uid: int(n) for uid, n in counts.items()})
+        names.update(fields.get("names", {}))
+        if fields.get("overflow"):
+            overflow[day] = overflow.get(day, 0) + int(fields["overflow"])
+    return users, names, overflow
+
+
 def user_shard(uid: str) -> int:
     return zlib.crc32(uid.encode()) % USER_SHARDS
 
@@ -281,19 +300,13 @@ class RollupStore:
             .where(filter=FieldFilter("day", ">=", first_day))
             .stream()
         }
-        users_by_day: dict[str, dict[str, int]] = {}
-        names: dict[str, str] = {}
         shards = (
             self._client.collection(spec.users_collection)
             .where(filter=FieldFilter("day", ">=", first_day))
-            .order_by("day")
+            .order_by("day")  # later days win: the newest name
             .stream()
         )
-        for snapshot in shards:
-            fields = snapshot.to_dict() or {}
-            day_users = users_by_day.setdefault(fields["day"], {})
-            day_users.update({uid: int(n) for uid, n in fields.get("counts", {}).items()})
-            names.update(fields.get("names", {}))  # later days win: the newest name
+        users_by_day, names, _ = _fold_shards(shards)
         return day_docs, users_by_day, names
 
     def stored(self, spec: RollupSpec, first_day: str, last_day: str) -> StoredRollup:
@@ -310,16 +323,8 @@ class RollupStore:
                     transaction=transaction
                 )
             }
-            users: dict[str, dict[str, int]] = {}
-            overflow: dict[str, int] = {}
             shards = self._days_between(spec.users_collection, first_day, last_day)
-            for shard in shards.stream(transaction=transaction):
-                fields = shard.to_dict() or {}
-                day = str(fields["day"])
-                counts = fields.get("counts", {})
-                users.setdefault(day, {}).update({uid: int(n) for uid, n in counts.items()})
-                if fields.get("overflow"):
-                    overflow[day] = overflow.get(day, 0) + int(fields["overflow"])
+            users, _, overflow = _fold_shards(shards.stream(transaction=transaction))
             return StoredRollup(meta=meta, days=days, users=users, overflow=overflow)
 
         stored: StoredRollup = read(self._client.transaction(read_only=True))

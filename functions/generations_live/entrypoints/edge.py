@@ -17,7 +17,7 @@ import flask
 from firebase_functions import https_fn, logger
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from generations_live.adapters.config import settings
+from generations_live.adapters.config import reserved_display_names
 from generations_live.domain import errors
 from generations_live.domain.identity import Caller, caller_from_claims
 
@@ -68,7 +68,8 @@ def to_https_error(error: errors.DomainError) -> https_fn.HttpsError:
 def require_caller(request: https_fn.CallableRequest[Any]) -> Caller:
     if request.auth is None or not request.auth.uid:
         raise errors.Unauthenticated("sign in to call this function")
-    return caller_from_claims(request.auth.uid, request.auth.token, settings().reserved_names)
+    # Only the one param: the whole settings (price table, engines) are the use cases' to read.
+    return caller_from_claims(request.auth.uid, request.auth.token, reserved_display_names())
 
 
 def _encodes(text: str) -> bool:

@@ -42,12 +42,14 @@ def moderate_generation(
     if not caller.is_admin:
         raise PermissionDenied("only admins may moderate generations")
     generation_id = request.generation_id
-    owner_id = _owner_of(store, generation_id)
 
     def moderate(tx: StoreTransaction) -> dict[str, Any]:
         public = tx.public_generation(generation_id)
         if public is None:
-            raise NotFound(f"no generation with id {generation_id!r}")
+            raise NotFound(
+                f"no generation with id {generation_id!r}", details={"field": "generationId"}
+            )
+        owner_id = str(public["userId"])
         private = tx.private_generation(owner_id, generation_id) or {}
         queued = tx.queue_entry(generation_id)
         status = Status(public["status"])

@@ -143,12 +143,15 @@ def update_generation_status(
 
     # Who may report is settled before the claim: a stranger repeating refused
     # reports on someone else's generation (ids are public) never holds its lock.
-    owner_id = store.generation_owner(request.generation_id)
-    if owner_id is None:
-        raise NotFound(
-            f"no generation with id {request.generation_id!r}", details={"field": "generationId"}
-        )
-    authorize_report(caller=caller, owner_id=owner_id, requested=request.status)
+    # Workers and admins may report on any generation: no read is needed for them.
+    if not (caller.is_worker or caller.is_admin):
+        owner_id = store.generation_owner(request.generation_id)
+        if owner_id is None:
+            raise NotFound(
+                f"no generation with id {request.generation_id!r}",
+                details={"field": "generationId"},
+            )
+        authorize_report(caller=caller, owner_id=owner_id, requested=request.status)
     # Reports of one generation take turns: a worker's retry, the owner's
     # cancel and the sweeper may all arrive at once.
     return store.run_claimed(f"finish/{request.generation_id}", finish)
@@ -216,10 +219,9 @@ def sweep_stuck_generations(
     cutoff = now - settings.processing_timeout
     swept = 0
     # Generations that could not be settled stay first in the query: skip them.
-    failed: list[str] = []
     errors: list[Exception] = []
     for _ in range(max_batches):
-        stuck = store.stuck_generations(cutoff, SWEEP_BATCH, skip=len(failed))
+        stuck = store.stuck_generations(cutoff, SWEEP_BATCH, skip=len(errors))
         for generation_id in stuck:
             report = UpdateGenerationStatusRequest.model_validate(
                 {
@@ -237,7 +239,6 @@ def sweep_stuck_generations(
             except FailedPrecondition:
                 continue  # finished by its worker since the query
             except Exception as error:  # one generation never stops the run
-                failed.append(generation_id)
                 errors.append(error)
                 logger.error(
                     "a stuck generation was not settled",
