@@ -23,16 +23,7 @@ from generations_live.domain.models import (
     ReportGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.services.tracking import settle_generation
-
-
-def _owner_of(store: GenerationStore, generation_id: str) -> str:
-    owner_id = store.generation_owner(generation_id)
-    if owner_id is None:
-        raise NotFound(
-            f"no generation with id {generation_id!r}", details={"field": "generationId"}
-        )
-    return owner_id
+from generations_live.services.tracking import owner_of, settle_generation
 
 
 def moderate_generation(
@@ -98,7 +89,7 @@ def report_generation(
 ) -> dict[str, Any]:
     """A user's report of someone else's generation, counted once per user."""
     generation_id = request.generation_id
-    owner_id = _owner_of(store, generation_id)
+    owner_id = owner_of(store, generation_id)
     if owner_id == caller.uid:
         raise PermissionDenied("you cannot report your own generation")
     if store.report_exists(generation_id, caller.uid):

@@ -145,16 +145,21 @@ def update_generation_status(
     # reports on someone else's generation (ids are public) never holds its lock.
     # Workers and admins may report on any generation: no read is needed for them.
     if not (caller.is_worker or caller.is_admin):
-        owner_id = store.generation_owner(request.generation_id)
-        if owner_id is None:
-            raise NotFound(
-                f"no generation with id {request.generation_id!r}",
-                details={"field": "generationId"},
-            )
+        owner_id = owner_of(store, request.generation_id)
         authorize_report(caller=caller, owner_id=owner_id, requested=request.status)
     # Reports of one generation take turns: a worker's retry, the owner's
     # cancel and the sweeper may all arrive at once.
     return store.run_claimed(f"finish/{request.generation_id}", finish)
+
+
+def owner_of(store: GenerationStore, generation_id: str) -> str:
+    """The uid of the generation's owner (it never changes), read before any lock."""
+    owner_id = store.generation_owner(generation_id)
+    if owner_id is None:
+        raise NotFound(
+            f"no generation with id {generation_id!r}", details={"field": "generationId"}
+        )
+    return owner_id
 
 
 def settle_generation(
