@@ -5,7 +5,8 @@
 // costs nothing, and showing it again refreshes at once.
 import { httpsCallable } from "firebase/functions";
 
-import { CARD_TYPES, clock, count, describeError, el, percent, relativeTime, toDate } from "./format.js";
+import { CARD_TYPES, clock, count, el, percent, relativeTime, shares, toDate } from "./format.js";
+import { errorMessage } from "./messages.js";
 
 // After a failed call (say a cold function worker that hung up) ask again sooner.
 const RETRY_MS = 2000;
@@ -32,15 +33,15 @@ export function createAnalytics(functions, { refreshMs, root = document }) {
     const ticket = ++asked; // a slower answer for another window must not win
     try {
       const { data } = await call({ days });
-      if (ticket !== asked) return true;
+      if (ticket !== asked || !running) return true;
       lastAnswer = data;
       lastRefresh = new Date();
       render(root, data);
       renderFreshness(root, data, lastRefresh);
       return true;
     } catch (error) {
-      if (ticket === asked) {
-        root.getElementById("freshness").textContent = `Analytics unavailable (${describeError(error)})`;
+      if (ticket === asked && running) {
+        root.getElementById("freshness").textContent = `Analytics are unavailable. ${errorMessage(error)}`;
       }
       return false;
     }
@@ -76,9 +77,13 @@ export function createAnalytics(functions, { refreshMs, root = document }) {
       running = true;
       restart();
     },
+    /** Stop, and show nothing of the last answer (signed out: it may name the last user). */
     stop() {
       running = false;
+      asked += 1; // an answer on its way is dropped
       pause();
+      lastAnswer = lastRefresh = null;
+      clear(root);
     },
     /** Show another window (7, 30 or 90 days) now. */
     setDays(value) {
@@ -100,12 +105,16 @@ function render(root, answer) {
   const byType = answer.byType ?? {};
   const byStatus = answer.byStatus ?? {};
   const total = answer.total ?? 0;
-  for (const type of CARD_TYPES) {
-    const value = byType[type] ?? 0;
-    setText(root, `[data-metric="${type}"] .value`, count(value));
-    const share = total ? ` · ${Math.round((value / total) * 100)}% of all` : "";
+  const counts = CARD_TYPES.map((type) => byType[type] ?? 0);
+  // Whole percentages that add up to exactly 100 across the cards.
+  const percents = shares(counts);
+  CARD_TYPES.forEach((type, index) => {
+    setText(root, `[data-metric="${type}"] .value`, count(counts[index]));
+    const card = root.querySelector(`[data-metric="${type}"]`);
+    if (card) card.dataset.share = String(percents[index]);
+    const share = counts.some(Boolean) ? ` · ${percents[index]}% of all` : "";
     setText(root, `[data-metric="${type}"] .sub`, `in ${answer.days} days${share}`);
-  }
+  });
   setText(root, '[data-metric="successRate"] .value', percent(answer.successRate));
   setText(
     root,
@@ -135,6 +144,18 @@ function render(root, answer) {
         )
       : [el("li", { class: "empty" }, "No generations in this window yet.")]),
   );
+}
+
+/** Dashes everywhere, as before the first answer. */
+function clear(root) {
+  setText(root, ".card .value", "–");
+  setText(root, ".card .sub", "\u00a0");
+  for (const card of root.querySelectorAll(".card[data-share]")) delete card.dataset.share;
+  setText(root, "[data-stat]", "–");
+  root.getElementById("top-users").replaceChildren();
+  const line = root.getElementById("freshness");
+  line.dataset.asOf = "";
+  line.textContent = "Sign in to see the analytics.";
 }
 
 function renderFreshness(root, answer, refreshedAt) {

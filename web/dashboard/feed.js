@@ -2,7 +2,8 @@
 // listener of web/live-feed.js (no polling), filtered by type and status.
 import { FEED_LIMIT, watchLiveGenerations } from "../live-feed.js";
 
-import { el, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+import { el, freshRows, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+import { errorMessage } from "./messages.js";
 
 /**
  * @param {import("firebase/firestore").Firestore} db
@@ -13,34 +14,68 @@ export function createFeed(db, { list, note, typeFilter, statusFilter }) {
   let unsubscribe = null;
   let rows = new Map(); // generation id -> its <li>, reused across snapshots
   let first = true;
+  // Every row shown since the feed started, across re-subscriptions, and the
+  // newest creation time among them: what "really new" is measured against.
+  let known = new Set();
+  let newest = null;
+  let subscription = 0;
 
   function start() {
-    stop();
+    unsubscribeOnly();
+    const ticket = ++subscription;
     first = true;
     rows = new Map();
     list.replaceChildren();
     note.textContent = "Connecting to the live feed…";
+    delete note.dataset.state;
     const filter = { type: typeFilter.value || undefined, status: statusFilter.value || undefined };
-    unsubscribe = watchLiveGenerations(db, filter, render, (error) => {
-      note.textContent = `The live feed stopped: ${error.code}. Reload the page to try again.`;
-      note.dataset.state = "error";
-    });
+    unsubscribe = watchLiveGenerations(
+      db,
+      filter,
+      (generations) => ticket === subscription && render(generations),
+      (error) => {
+        if (ticket !== subscription) return;
+        note.textContent = `The live feed stopped. ${errorMessage(error)} Reload the page to try again.`;
+        note.dataset.state = "error";
+      },
+    );
   }
 
-  function stop() {
+  function unsubscribeOnly() {
+    subscription += 1;
     if (unsubscribe) unsubscribe();
     unsubscribe = null;
   }
 
+  /** Stop listening and forget what was shown (signed out: nothing of it stays). */
+  function stop() {
+    unsubscribeOnly();
+    rows = new Map();
+    known = new Set();
+    newest = null;
+    list.replaceChildren();
+    note.textContent = "";
+    note.dataset.state = "signed-out";
+  }
+
   function render(generations) {
+    const created = generations.map((generation) => ({
+      id: generation.id,
+      createdAt: toDate(generation.createdAt)?.getTime() ?? null,
+    }));
+    const fresh = freshRows({ first, known, newest }, created);
     const next = new Map();
     for (const generation of generations) {
-      const row = rows.get(generation.id) ?? newRow(generation.id, !first);
+      const row = rows.get(generation.id) ?? newRow(generation.id, fresh.has(generation.id));
       fill(row, generation);
       next.set(generation.id, row);
     }
     rows = next;
-    list.replaceChildren(...next.values());
+    place(list, [...next.values()]);
+    for (const { id, createdAt } of created) {
+      known.add(id);
+      if (createdAt !== null && (newest === null || createdAt > newest)) newest = createdAt;
+    }
     first = false;
     note.dataset.state = "live";
     const shown = generations.length;
@@ -60,8 +95,27 @@ export function createFeed(db, { list, note, typeFilter, statusFilter }) {
   return { start, stop };
 }
 
+/**
+ * Make `list`'s children exactly `wanted`, in order, moving only what is out
+ * of place: a row taken out and put back would replay its highlight.
+ */
+function place(list, wanted) {
+  const keep = new Set(wanted);
+  for (const child of [...list.children]) {
+    if (!keep.has(child)) child.remove();
+  }
+  let cursor = list.firstElementChild;
+  for (const row of wanted) {
+    if (row === cursor) {
+      cursor = cursor.nextElementSibling;
+    } else {
+      list.insertBefore(row, cursor);
+    }
+  }
+}
+
 function newRow(id, fresh) {
-  // Rows that arrive after the first snapshot flash once, so a change catches the eye.
+  // A really new row flashes once, so a change catches the eye.
   return el("li", { class: fresh ? "gen fresh" : "gen", "data-generation-id": id });
 }
 

@@ -3,20 +3,20 @@
 
 /**
  * Generation types, in the order the page lists them: `label` names a type in the
- * selects and badges, `card` titles its metric card (`null`: no card). This is the
- * dashboard's one list of types: index.html names none, and the type options of its
- * selects, its per-type metric cards and what analytics fills in are made from this
- * list at start-up (styles.css gives each type its colour).
+ * selects and badges, `card` titles its metric card. This is the dashboard's one
+ * list of types: index.html names none, and the type options of its selects, its
+ * per-type metric cards and what analytics fills in are made from this list at
+ * start-up (styles.css gives each type its colour).
  */
 export const TYPES = {
   image: { label: "Image", card: "AI Images" },
   video: { label: "Video", card: "AI Videos" },
   audio: { label: "Audio", card: "AI Audio" },
-  text: { label: "Text", card: null },
+  text: { label: "Text", card: "AI Text" },
 };
 
-/** The types that have a metric card, in the page's order. */
-export const CARD_TYPES = Object.keys(TYPES).filter((type) => TYPES[type].card);
+/** Every type has a metric card, in the page's order, so their shares make up the whole. */
+export const CARD_TYPES = Object.keys(TYPES);
 
 /** Statuses of a generation; `processing` is the only one that still moves. */
 export const STATUSES = ["processing", "completed", "failed", "canceled"];
@@ -36,6 +36,53 @@ export function credits(value) {
 /** 0.9234 -> "92.3%"; `null` (nothing finished yet) -> "–". */
 export function percent(rate) {
   return typeof rate === "number" ? `${(rate * 100).toFixed(1)}%` : "–";
+}
+
+/**
+ * Whole percentages of `counts` that add up to exactly 100 (largest remainder:
+ * every share is rounded down, then the points left over go to the largest
+ * remainders, ties to the earlier entry). All zeros: all zeros.
+ *
+ * @param {number[]} counts
+ * @returns {number[]}
+ */
+export function shares(counts) {
+  const total = counts.reduce((sum, value) => sum + value, 0);
+  if (total <= 0) return counts.map(() => 0);
+  const exact = counts.map((value) => (value * 100) / total);
+  const result = exact.map(Math.floor);
+  let left = 100 - result.reduce((sum, value) => sum + value, 0);
+  const order = exact
+    .map((value, index) => ({ index, remainder: value - Math.floor(value) }))
+    .sort((a, b) => b.remainder - a.remainder || a.index - b.index);
+  for (const { index } of order) {
+    if (left <= 0) break;
+    result[index] += 1;
+    left -= 1;
+  }
+  return result;
+}
+
+/**
+ * Which rows of a snapshot are really new: not in the subscription's first
+ * snapshot, never shown since the feed started (a new subscription after
+ * sign-in or a filter change shows known rows again), and created after the
+ * newest row shown before (rows that move up into the 50 newest are old news).
+ * Pure, so the rule is tested on its own.
+ *
+ * @param {{ first: boolean, known: Set<string>, newest: number | null }} seen
+ * @param {Array<{ id: string, createdAt: number | null }>} rows createdAt in ms since the epoch
+ * @returns {Set<string>} the ids to highlight
+ */
+export function freshRows({ first, known, newest }, rows) {
+  const fresh = new Set();
+  if (first) return fresh;
+  for (const { id, createdAt } of rows) {
+    if (known.has(id)) continue;
+    if (newest !== null && (createdAt === null || createdAt <= newest)) continue;
+    fresh.add(id);
+  }
+  return fresh;
 }
 
 /** A Firestore Timestamp, an ISO string or a Date, as a Date (`null` when absent). */
@@ -120,10 +167,4 @@ export function refreshTimes(root, now = new Date()) {
   for (const label of root.querySelectorAll("time.when[datetime]")) {
     label.textContent = relativeTime(new Date(label.getAttribute("datetime")), now);
   }
-}
-
-/** A callable's error as one line for the page: the code without its prefix, and the message. */
-export function describeError(error) {
-  const code = String(error?.code ?? "error").replace(/^(functions|auth|firestore)\//, "");
-  return `${code}: ${error?.message ?? String(error)}`;
 }

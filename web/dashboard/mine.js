@@ -17,7 +17,9 @@ import {
 } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
 
-import { count, credits, describeError, el, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+import { creditView } from "./credits.js";
+import { count, credits, el, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+import { errorMessage } from "./messages.js";
 
 /** History entries per page. */
 export const HISTORY_PAGE = 10;
@@ -43,9 +45,13 @@ export function createMine(db, functions, root = document) {
   const loadMoreButton = root.getElementById("load-more");
 
   let user = null;
+  // The billing document and the latest quote, from which the credits show (credits.js).
+  let account = null;
+  let lastQuote = null;
   let stopBilling = null;
   let stopHistory = null;
   let quoteTicket = 0;
+  let startTicket = 0;
   // The history is one listener from the newest entry down to `oldestLoaded`
   // (the first page: the newest HISTORY_PAGE). "Load more" finds the next page
   // with startAfter and moves the end of the listener there, so every entry
@@ -58,13 +64,12 @@ export function createMine(db, functions, root = document) {
     stopBilling?.();
     stopHistory?.();
     stopBilling = stopHistory = null;
+    const changed = (user?.uid ?? null) !== (next?.uid ?? null);
     user = next;
     root.getElementById("mine").dataset.uid = user?.uid ?? "";
+    if (changed) forget();
     if (!user) {
-      renderCredits(null);
-      shown = [];
       renderHistory();
-      quoteLine.textContent = "";
       return;
     }
     const uid = user.uid;
@@ -72,7 +77,8 @@ export function createMine(db, functions, root = document) {
       doc(db, "billing", uid),
       (snapshot) => {
         if (user?.uid !== uid) return;
-        renderCredits(snapshot.data() ?? null);
+        account = snapshot.data() ?? null;
+        renderCredits();
         void refreshQuote(); // the balance moved: so did what a generation leaves
       },
       (error) => renderCreditsError(error),
@@ -80,21 +86,43 @@ export function createMine(db, functions, root = document) {
     resetHistory();
   }
 
+  /** Clear everything of the previous user: credits, quote, messages, history. */
+  function forget() {
+    quoteTicket += 1; // a quote on its way is dropped
+    startTicket += 1; // so is the answer to a start
+    account = lastQuote = null;
+    renderCredits();
+    quoteLine.replaceChildren();
+    delete quoteLine.dataset.cost;
+    delete quoteLine.dataset.canAfford;
+    startMessage.textContent = "";
+    delete startMessage.dataset.generationId;
+    startButton.disabled = false;
+    form.reset();
+    shown = [];
+    oldestLoaded = null;
+    hasMore = false;
+    list.replaceChildren();
+  }
+
   // --- credits --------------------------------------------------------------
 
-  function renderCredits(account) {
-    const balance = account?.balance ?? 0;
-    const held = account?.held ?? 0;
-    root.getElementById("credits").dataset.loaded = account ? "true" : "false";
-    root.getElementById("credits-note").hidden = Boolean(account) || !user;
-    root.querySelector('[data-credit="balance"]').textContent = count(balance);
-    root.querySelector('[data-credit="held"]').textContent = count(held);
-    root.querySelector('[data-credit="available"]').textContent = count(balance - held);
+  /** Balance, held and available as the quote will use them, and a note on free credits. */
+  function renderCredits() {
+    const view = creditView(account, lastQuote);
+    root.getElementById("credits").dataset.loaded = String(view.balance !== null);
+    root.getElementById("credits").dataset.source = lastQuote ? "quote" : account ? "account" : "";
+    root.querySelector('[data-credit="balance"]').textContent = count(view.balance);
+    root.querySelector('[data-credit="held"]').textContent = count(view.held);
+    root.querySelector('[data-credit="available"]').textContent = count(view.available);
+    const note = root.getElementById("credits-note");
+    note.textContent = view.note;
+    note.hidden = !view.note;
   }
 
   function renderCreditsError(error) {
     root.querySelector('[data-credit="balance"]').textContent = "–";
-    startMessage.textContent = `Credits unavailable (${describeError(error)})`;
+    startMessage.textContent = `Your credits cannot be shown. ${errorMessage(error)}`;
   }
 
   // --- quote and start -----------------------------------------------------------
@@ -117,13 +145,15 @@ export function createMine(db, functions, root = document) {
     try {
       const { data: quote } = await quoteGeneration({ type, batchSize });
       if (ticket !== quoteTicket) return;
+      lastQuote = quote;
+      renderCredits();
       quoteLine.dataset.cost = String(quote.cost);
       quoteLine.dataset.canAfford = String(quote.canAfford);
       quoteLine.replaceChildren(...quoteText(quote));
       startButton.disabled = !quote.canAfford;
     } catch (error) {
       if (ticket !== quoteTicket) return;
-      quoteLine.textContent = `No price (${describeError(error)})`;
+      quoteLine.textContent = `No price yet. ${errorMessage(error)}`;
       if (retry) {
         setTimeout(() => ticket === quoteTicket && void refreshQuote(false), QUOTE_RETRY_MS);
       }
@@ -154,21 +184,24 @@ export function createMine(db, functions, root = document) {
     if (engine) data.engine = engine;
     startButton.disabled = true;
     startMessage.textContent = "Starting…";
+    delete startMessage.dataset.generationId;
+    const ticket = ++startTicket;
     try {
       const { data: started } = await trackGeneration(data);
+      if (ticket !== startTicket) return; // signed out meanwhile
       startMessage.dataset.generationId = started.generationId;
       startMessage.textContent =
         `Started: ${credits(started.cost)} held, ${count(started.available)} available` +
         (started.warning ? ` (low on credits: ${count(started.warning.shortfall)} short)` : "");
       form.elements.prompt.value = "";
     } catch (error) {
-      const shortfall = error.details?.shortfall;
-      startMessage.textContent = shortfall
-        ? `Not enough credits: ${count(shortfall)} short`
-        : describeError(error);
+      if (ticket !== startTicket) return;
+      startMessage.textContent = errorMessage(error);
     } finally {
-      startButton.disabled = false;
-      void refreshQuote();
+      if (ticket === startTicket) {
+        startButton.disabled = false;
+        void refreshQuote();
+      }
     }
   });
 
@@ -208,7 +241,7 @@ export function createMine(db, functions, root = document) {
         renderHistory();
       },
       (error) => {
-        historyNote.textContent = `History unavailable (${describeError(error)})`;
+        historyNote.textContent = `Your generations cannot be shown. ${errorMessage(error)}`;
       },
     );
   }
@@ -227,7 +260,7 @@ export function createMine(db, functions, root = document) {
         watchHistory();
       }
     } catch (error) {
-      historyNote.textContent = `Could not load more (${describeError(error)})`;
+      historyNote.textContent = `No more could be loaded. ${errorMessage(error)}`;
     } finally {
       loadMoreButton.disabled = false;
     }
@@ -284,7 +317,7 @@ export function createMine(db, functions, root = document) {
     } catch (error) {
       button.disabled = false;
       button.textContent = "Cancel";
-      startMessage.textContent = `Could not cancel (${describeError(error)})`;
+      startMessage.textContent = `The generation was not canceled. ${errorMessage(error)}`;
     }
   }
 
