@@ -55,6 +55,12 @@ def test_quote_start_complete_and_fail(
         "softBlocked": False,
         "remainingAfter": 0,
         "priceVersion": "2026-01",
+        "freeCredits": {
+            "qualifies": True,
+            "reason": None,
+            "dailyFloor": 10,
+            "overdraftAllowance": 10,
+        },
     }
     assert billing_of(firestore_admin, user.uid) == {
         "balance": 0,

@@ -28,7 +28,7 @@ from harness.clients import AuthEmulator
 from harness.emulators import PROJECT_ID, EmulatorSuite, FirestoreEmulator
 from harness.in_process import function_client
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 SEED_REQUEST = "seed-request-1"
 WEBHOOK_SECRET = "fuzz-webhook-secret"
 DECLARED = {
@@ -167,6 +167,9 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
         ),
         "getModerationQueue": st.fixed_dictionaries(
             {}, optional={"limit": maybe(st.integers(min_value=1, max_value=50))}
+        ),
+        "deleteAccountData": st.fixed_dictionaries(
+            {}, optional={"userId": maybe(st.sampled_from([uid, "no-such-user", "a/b"]))}
         ),
     }
     return shapes[name]

@@ -20,12 +20,12 @@ from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
 from generations_live.domain import analytics, billing_analytics
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 from generations_live.services import rollups, tracking
+from harness.callers import member
 from harness.history import ENGINES, STATUSES, TYPES, counting_document_reads, seed_history
 
-WORKER = caller_from_claims("worker-1", {"worker": True})
+WORKER = member("worker-1", {"worker": True})
 NO_LAG = timedelta(0)
 
 
@@ -40,7 +40,7 @@ def live_traffic(db: firestore.Client, rng: random.Random, starts: int) -> None:
     late outcomes for old generations that were still processing."""
     store = GenerationStore(db)
     for index in range(starts):
-        caller = caller_from_claims(f"live-{index % 4}", {"name": f"Live {index % 4}"})
+        caller = member(f"live-{index % 4}", {"name": f"Live {index % 4}"})
         request = TrackGenerationRequest.model_validate(
             {"type": rng.choice(TYPES), "prompt": "now", "engine": rng.choice(ENGINES)}
         )

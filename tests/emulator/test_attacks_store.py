@@ -17,7 +17,6 @@ from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
 from generations_live.domain.errors import PermissionDenied
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import (
     ReportGenerationRequest,
     TrackGenerationRequest,
@@ -25,11 +24,12 @@ from generations_live.domain.models import (
 )
 from generations_live.entrypoints import cli
 from generations_live.services import moderation, rollups, tracking
+from harness.callers import member
 from harness.in_process import function_client
 
-OWNER = caller_from_claims("owner", {"name": "Owner"})
-STRANGER = caller_from_claims("stranger", {"name": "Stranger"})
-WORKER = caller_from_claims("worker-1", {"worker": True})
+OWNER = member("owner", {"name": "Owner"})
+STRANGER = member("stranger", {"name": "Stranger"})
+WORKER = member("worker-1", {"worker": True})
 
 
 def start(store: GenerationStore, caller: Any = OWNER, prompt: str = "a quiet lake") -> str:
@@ -141,7 +141,7 @@ def test_exported_cells_never_start_a_formula(
     # ("@" never reaches the feed either: a name with one looks like an email.)
     names = ('=HYPERLINK("http://evil")', "+1", "-2", "@SUM(A1)", "\tTab", "Plain")
     for index, name in enumerate(names):
-        start(store, caller_from_claims(f"creator-{index}", {"name": name}))
+        start(store, member(f"creator-{index}", {"name": name}))
     out = tmp_path / "generations.csv"
     today = datetime.now(UTC).date().isoformat()
     code = cli.main(["export-generations", "--from", today, "--to", today, "--out", str(out)])
@@ -172,7 +172,7 @@ def test_a_day_of_many_users_never_grows_a_user_shard_past_its_cap(
     monkeypatch.setattr(rollup_adapter, "MAX_USERS_PER_SHARD", 2)
     store = GenerationStore(db)
     for index in range(40):
-        start(store, caller_from_claims(f"creator-{index:02d}", {"name": f"Creator {index}"}))
+        start(store, member(f"creator-{index:02d}", {"name": f"Creator {index}"}))
     rollup_store = RollupStore(db)
     later = datetime.now(UTC) + timedelta(seconds=1)
     for rollup in rollups.ROLLUPS:

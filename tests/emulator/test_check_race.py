@@ -15,21 +15,21 @@ from google.cloud import firestore
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupBusy, RollupStore
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 from generations_live.services import rollups, tracking
+from harness.callers import member
 
 CHECKS = 25
 # Behind now, as the scheduled job stays: events commit with the server's clock.
 LAG = timedelta(seconds=1)
-WORKER = caller_from_claims("worker-1", {"worker": True})
+WORKER = member("worker-1", {"worker": True})
 
 
 def traffic(store: GenerationStore, stop: threading.Event) -> None:
     rng = random.Random(5)
     while not stop.is_set():
         # A new creator each time: the daily free credits pay for it.
-        caller = caller_from_claims(f"racer-{rng.getrandbits(48):x}", {"name": "Racer"})
+        caller = member(f"racer-{rng.getrandbits(48):x}", {"name": "Racer"})
         request = TrackGenerationRequest.model_validate(
             {"type": rng.choice(["image", "text", "audio"]), "prompt": "a race"}
         )

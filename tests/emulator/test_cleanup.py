@@ -15,19 +15,23 @@ from google.cloud.firestore_v1.batch import WriteBatch
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
-from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.identity import Caller
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 from generations_live.services import maintenance, tracking
+from harness.callers import member
+from harness.history import UNLIMITED_STARTS
 from harness.in_process import function_client
 from harness.state import every_document
 
-# Plenty of daily credits: these tests are about retention, not money.
+# Plenty of daily credits and starts: these tests are about retention, not money.
 SETTINGS = replace(
-    settings(), credit_policy=CreditPolicy(overdraft_allowance=10, daily_free_floor=1000)
+    settings(),
+    credit_policy=CreditPolicy(overdraft_allowance=10, daily_free_floor=1000),
+    rate_limits=UNLIMITED_STARTS,
 )
-ALICE = caller_from_claims("alice", {"name": "Alice"})
-BOB = caller_from_claims("bob", {"name": "Bob"})
-WORKER = caller_from_claims("worker-1", {"worker": True})
+ALICE = member("alice", {"name": "Alice"})
+BOB = member("bob", {"name": "Bob"})
+WORKER = member("worker-1", {"worker": True})
 
 
 @pytest.fixture

@@ -20,19 +20,20 @@ from google.cloud import firestore
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
-from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.identity import Caller
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 from generations_live.entrypoints import cli
 from generations_live.services import tracking
+from harness.callers import member
 from harness.emulators import ROOT
 
 # Plenty of daily credits: these tests are about the commands, not money.
 SETTINGS = replace(
     settings(), credit_policy=CreditPolicy(overdraft_allowance=10, daily_free_floor=1000)
 )
-ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
-BOB = caller_from_claims("bob", {"name": "Bob", "email": "bob@example.com"})
-WORKER = caller_from_claims("worker-1", {"worker": True})
+ALICE = member("alice", {"name": "Alice", "email": "alice@example.com"})
+BOB = member("bob", {"name": "Bob", "email": "bob@example.com"})
+WORKER = member("worker-1", {"worker": True})
 
 COMMANDS_AND_PURPOSES = {
     "rollup": "rollups",
@@ -43,6 +44,7 @@ COMMANDS_AND_PURPOSES = {
     "audit-ledgers": "ledger",
     "export-analytics": "CSV",
     "export-generations": "CSV",
+    "delete-account": "Erase",
 }
 
 

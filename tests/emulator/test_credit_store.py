@@ -15,7 +15,7 @@ from generations_live.adapters.collections import REQUEST_CLAIMS
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.errors import NotFound, PermissionDenied, ResourceExhausted
-from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.identity import Caller
 from generations_live.domain.models import (
     GetUserUsageRequest,
     GrantCreditsRequest,
@@ -25,12 +25,13 @@ from generations_live.domain.models import (
     UpdateGenerationStatusRequest,
 )
 from generations_live.services import billing, tracking
+from harness.callers import member
 from harness.state import every_document
 
 SETTINGS = settings()
-ALICE = caller_from_claims("alice", {"name": "Alice"})
-WORKER = caller_from_claims("worker-1", {"worker": True})
-ADMIN = caller_from_claims("admin-1", {"admin": True})
+ALICE = member("alice", {"name": "Alice"})
+WORKER = member("worker-1", {"worker": True})
+ADMIN = member("admin-1", {"admin": True})
 
 
 @pytest.fixture
@@ -206,6 +207,12 @@ def test_quote_writes_nothing(db: firestore.Client, store: GenerationStore) -> N
         "softBlocked": True,
         "remainingAfter": -2,
         "priceVersion": SETTINGS.prices.version,
+        "freeCredits": {
+            "qualifies": True,
+            "reason": None,
+            "dailyFloor": 10,
+            "overdraftAllowance": 10,
+        },
     }
     assert every_document(db) == before
 

@@ -22,9 +22,9 @@ from google.cloud.firestore_v1.types import StructuredQuery
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import GetLiveGenerationsRequest, GetUserUsageRequest
 from generations_live.services import billing, maintenance, rollups, tracking
+from harness.callers import member
 from harness.emulators import ROOT
 
 ASCENDING = "ASCENDING"
@@ -147,7 +147,7 @@ def test_every_query_the_code_runs_has_its_index(
             tracking.live_generations(store, request)
     now = datetime.now(UTC)
     tracking.sweep_stuck_generations(store, settings(), now)
-    caller = caller_from_claims("someone", {})
+    caller = member("someone", {})
     billing.user_usage(store, caller, GetUserUsageRequest.model_validate({"days": 7}), now)
     billing.audit_ledgers(store)
     maintenance.cleanup_generations(store, settings(), now)

@@ -28,10 +28,10 @@ from google.cloud.firestore_v1.transaction import Transaction
 from generations_live.adapters.claims import ClaimPolicy, RequestClaims
 from generations_live.adapters.collections import REQUEST_CLAIMS
 from generations_live.adapters.config import settings
-from generations_live.adapters.generations import ATTEMPTS_PER_ROUND, GenerationStore
+from generations_live.adapters.firestore import ATTEMPTS_PER_ROUND
+from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
 from generations_live.domain.errors import Contended, FailedPrecondition
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import (
     GrantCreditsRequest,
     PurchaseData,
@@ -39,13 +39,14 @@ from generations_live.domain.models import (
     UpdateGenerationStatusRequest,
 )
 from generations_live.services import billing, maintenance, rollups, tracking
+from harness.callers import member
 from harness.emulators import FirestoreEmulator
 from harness.state import every_document, invariant_violations
 
 SETTINGS = settings()
-ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
-WORKER = caller_from_claims("worker-1", {"worker": True})
-ADMIN = caller_from_claims("admin-1", {"admin": True})
+ALICE = member("alice", {"name": "Alice", "email": "alice@example.com"})
+WORKER = member("worker-1", {"worker": True})
+ADMIN = member("admin-1", {"admin": True})
 REQUEST_ID = "req-fault-0001"
 WRITE_METHODS = ("create", "set", "update", "delete")
 # Enough deaths in a row to show a job resumes from wherever it stopped.
@@ -390,7 +391,7 @@ def test_a_worker_reporting_twice_is_charged_once(
 def seed_traffic(store: GenerationStore, rng: random.Random, count: int) -> None:
     """``count`` generations of a few users, most of them finished."""
     for index in range(count):
-        caller = caller_from_claims(f"user-{index % 5}", {"name": f"User {index % 5}"})
+        caller = member(f"user-{index % 5}", {"name": f"User {index % 5}"})
         kind = rng.choice(["image", "video", "audio", "text"])
         request = TrackGenerationRequest.model_validate({"type": kind, "prompt": "p"})
         unlimited = replace(SETTINGS, credit_policy=replace(SETTINGS.credit_policy,
@@ -462,7 +463,7 @@ def test_a_sweep_that_dies_halfway_fails_each_stuck_generation_once(
     emulator.wipe()
     store = GenerationStore(db)
     for index in range(6):
-        caller = caller_from_claims(f"user-{index}", {"name": f"User {index}"})
+        caller = member(f"user-{index}", {"name": f"User {index}"})
         request = TrackGenerationRequest.model_validate({"type": "image", "prompt": "p"})
         tracking.track_generation(store, caller, request, SETTINGS, now())
     deaths = die_until_done(lambda: sweep(store, ""), random.Random(7), max_step=30)

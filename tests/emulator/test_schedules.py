@@ -11,9 +11,9 @@ from google.cloud import firestore
 
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import TrackGenerationRequest
 from generations_live.services import tracking
+from harness.callers import member
 from harness.in_process import function_client
 
 
@@ -27,7 +27,7 @@ def scheduler_headers(at: datetime, job: str) -> dict[str, str]:
 @pytest.mark.usefixtures("emulator")
 def test_scheduled_sweeper_fails_stuck_generations_and_releases(db: firestore.Client) -> None:
     store = GenerationStore(db)
-    caller = caller_from_claims("slow-user", {"name": "Slow"})
+    caller = member("slow-user", {"name": "Slow"})
     request = TrackGenerationRequest.model_validate({"type": "video", "prompt": "a long film"})
     started = tracking.track_generation(store, caller, request, settings(), datetime.now(UTC))
     sweeper = function_client("sweepStuckGenerations")
@@ -58,7 +58,7 @@ def test_scheduled_sweeper_fails_stuck_generations_and_releases(db: firestore.Cl
 @pytest.mark.usefixtures("emulator")
 def test_scheduled_rollup_folds_generations_and_ledgers(db: firestore.Client) -> None:
     store = GenerationStore(db)
-    caller = caller_from_claims("rollup-user", {"name": "Roll"})
+    caller = member("rollup-user", {"name": "Roll"})
     request = TrackGenerationRequest.model_validate({"type": "audio", "prompt": "a tune"})
     tracking.track_generation(store, caller, request, settings(), datetime.now(UTC))
     rollup = function_client("rollupAnalytics")

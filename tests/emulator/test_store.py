@@ -14,21 +14,22 @@ from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
 from generations_live.domain.errors import FailedPrecondition, NotFound, PermissionDenied
-from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.domain.identity import Caller
 from generations_live.domain.models import (
     GetLiveGenerationsRequest,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
 from generations_live.services import tracking
+from harness.callers import member
 
 # Plenty of daily credits: these tests are about tracking, not money.
 SETTINGS = replace(
     settings(), credit_policy=CreditPolicy(overdraft_allowance=10, daily_free_floor=1000)
 )
-ALICE = caller_from_claims("alice", {"name": "Alice", "email": "alice@example.com"})
-BOB = caller_from_claims("bob", {"name": "Bob", "email": "bob@example.com"})
-WORKER = caller_from_claims("worker-1", {"name": "Worker", "worker": True})
+ALICE = member("alice", {"name": "Alice", "email": "alice@example.com"})
+BOB = member("bob", {"name": "Bob", "email": "bob@example.com"})
+WORKER = member("worker-1", {"name": "Worker", "worker": True})
 
 
 def now() -> datetime:

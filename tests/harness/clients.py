@@ -56,8 +56,13 @@ class AuthEmulator:
         email: str | None = None,
         password: str | None = None,
         claims: dict[str, Any] | None = None,
+        email_verified: bool = True,
     ) -> AppUser:
-        """An email account; pass ``password`` to sign in with it elsewhere (a browser)."""
+        """An email account; pass ``password`` to sign in with it elsewhere (a browser).
+
+        Its email is verified unless ``email_verified`` is False: only verified
+        email accounts get free credits under the default policy.
+        """
         email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
         password = password or "password-" + uuid.uuid4().hex
         body: dict[str, Any] = {"email": email, "password": password, "returnSecureToken": True}
@@ -65,10 +70,15 @@ class AuthEmulator:
             body["displayName"] = display_name
         signed_up = self._post("accounts:signUp", body)
         uid = signed_up["localId"]
+        update: dict[str, Any] = {"localId": uid}
         if claims:
+            update["customAttributes"] = json.dumps(claims)
+        if email_verified:
+            update["emailVerified"] = True
+        if len(update) > 1:
             self._http.post(
                 f"{self._base}/projects/{self._project}/accounts:update",
-                json={"localId": uid, "customAttributes": json.dumps(claims)},
+                json=update,
                 headers={"Authorization": "Bearer owner"},
                 timeout=30,
             ).raise_for_status()
@@ -79,6 +89,13 @@ class AuthEmulator:
         )
         return AppUser(
             uid=uid, email=email, display_name=display_name, id_token=signed_in["idToken"]
+        )
+
+    def create_guest(self) -> AppUser:
+        """An anonymous account, as a client's guest sign-in makes (no email, no name)."""
+        signed_up = self._post("accounts:signUp", {"returnSecureToken": True})
+        return AppUser(
+            uid=signed_up["localId"], email="", display_name=None, id_token=signed_up["idToken"]
         )
 
     def _post(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +159,14 @@ class FirestoreAdminRest:
 
     def collection_group(self, collection_id: str) -> dict[str, dict[str, Any]]:
         """Every document of that collection id anywhere, by path, with its REST fields."""
-        query = {"from": [{"collectionId": collection_id, "allDescendants": True}]}
+        return self._every({"collectionId": collection_id, "allDescendants": True})
+
+    def every_document(self) -> dict[str, dict[str, Any]]:
+        """Every document of every collection, at any depth, by path, with its REST fields."""
+        return self._every({"allDescendants": True})
+
+    def _every(self, selector: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        query = {"from": [selector]}
         reply = self._http.post(
             f"{self._documents}:runQuery",
             json={"structuredQuery": query},

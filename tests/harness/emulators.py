@@ -426,10 +426,11 @@ def emulator_suite(
 
 
 def run_operator_command(suite: EmulatorSuite, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m generations_live ARGS`` against the suite's Firestore emulator."""
+    """Run ``python -m generations_live ARGS`` against the suite's Firestore and Auth emulators."""
     env = {
         **os.environ,
         "FIRESTORE_EMULATOR_HOST": suite.firestore_host,
+        "FIREBASE_AUTH_EMULATOR_HOST": suite.auth_host,
         "GCLOUD_PROJECT": suite.project,
         "PYTHONPATH": str(ROOT / "functions"),
     }

@@ -23,10 +23,11 @@ from google.cloud.firestore_v1.query import Query
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
-from generations_live.domain.identity import caller_from_claims
+from generations_live.domain.limits import RateLimits, Tier
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
 from generations_live.domain.settings import Settings
 from generations_live.services import tracking
+from harness.callers import member
 
 TYPES = ("image", "video", "audio", "text")
 ENGINES = ("gemini", "sora", "klingai", "runware", "elevenlabs", "flux-1.1")
@@ -88,7 +89,12 @@ def seed_history(
             on_batch(pending // 2)
 
 
-WORKER = caller_from_claims("bench-worker", {"worker": True})
+WORKER = member("bench-worker", {"worker": True})
+# Rate limits no simulated user reaches.
+UNLIMITED_STARTS = RateLimits(
+    standard=Tier("standard", starts_per_minute=10**6, burst=10**6, max_processing=10**6),
+    trusted=Tier("trusted", starts_per_minute=10**6, burst=10**6, max_processing=10**6),
+)
 # The actor a read is counted for, set with ``DocumentReads.actor``. Context
 # variables are per thread, so concurrent actors are told apart.
 _ACTOR: ContextVar[str] = ContextVar("document_reads_actor", default="")
@@ -96,9 +102,12 @@ _ACTOR: ContextVar[str] = ContextVar("document_reads_actor", default="")
 
 def unlimited_credits() -> Settings:
     """The deployed settings, except that every simulated user can afford its load
-    (credits are not what the benchmarks measure)."""
+    and start it as fast as it likes (neither credits nor rate limits are what the
+    benchmarks measure)."""
     return replace(
-        settings(), credit_policy=CreditPolicy(overdraft_allowance=0, daily_free_floor=10**9)
+        settings(),
+        credit_policy=CreditPolicy(overdraft_allowance=0, daily_free_floor=10**9),
+        rate_limits=UNLIMITED_STARTS,
     )
 
 
@@ -109,7 +118,7 @@ def soon() -> datetime:
 
 def start_generation(store: GenerationStore, uid: str, rng: random.Random) -> str:
     """Start a generation through the real use case; returns its id."""
-    caller = caller_from_claims(uid, {"name": uid})
+    caller = member(uid, {"name": uid})
     request = TrackGenerationRequest.model_validate({"type": rng.choice(TYPES), "prompt": "b"})
     started = tracking.track_generation(
         store, caller, request, unlimited_credits(), datetime.now(UTC)

@@ -61,6 +61,9 @@ MATRIX = [
     Rule("moderation_queue/gen-1", ADMIN, ADMIN, NOBODY),
     Rule("generation_reports/gen-1_stranger-uid", NOBODY, NOBODY, NOBODY),
     Rule("payment_reviews/evt_orphan_0001", ADMIN, ADMIN, NOBODY),
+    Rule(f"account_deletions/{OWNER}", NOBODY, NOBODY, NOBODY),
+    Rule("erased_generations/gen-0", NOBODY, NOBODY, NOBODY),
+    Rule("role_audit/20261203T120000.000000Z-0a1b2c", NOBODY, NOBODY, NOBODY),
 ]
 
 SEED: dict[str, dict[str, Any]] = {

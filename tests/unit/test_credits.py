@@ -119,6 +119,7 @@ def test_beyond_the_allowance_is_refused_with_the_shortfall() -> None:
     with pytest.raises(ResourceExhausted) as refused:
         reserve(account, 16)
     assert refused.value.details == {
+        "reason": "credits",
         "cost": 16,
         "available": 5,
         "shortfall": 1,

@@ -21,6 +21,8 @@ GENERATION_REPORTS = "generation_reports"
 MODERATION_QUEUE = "moderation_queue"
 # Purchases the payment provider reported for a user id with no account, by event id.
 PAYMENT_REVIEWS = "payment_reviews"
+# Append-only audit of role grants and revocations by operators; closed to clients.
+ROLE_AUDIT = "role_audit"
 # The claim of a call with an idempotency key while it runs.
 REQUEST_CLAIMS = "request_claims"
 # The rollups' cursors and leases, one document per rollup.
@@ -33,3 +35,13 @@ ANALYTICS_WINDOWS = "analytics_windows"
 BILLING_ANALYTICS_DAYS = "billing_analytics_days"
 BILLING_ANALYTICS_DAY_USERS = "billing_analytics_day_users"
 BILLING_ANALYTICS_WINDOWS = "billing_analytics_windows"
+# Account deletion: its progress, one marker per uid, and what is kept of each
+# erased generation for the analytics recount (no prompt, name or email).
+ACCOUNT_DELETIONS = "account_deletions"
+ERASED_GENERATIONS = "erased_generations"
+# Per-user collections a deletion removes whole (besides the generations, which
+# go with their public halves): subcollections of users/{uid}, and top-level
+# collections whose documents name their user in ``userId``. A new per-user
+# collection is one entry here.
+USER_SUBCOLLECTIONS_ERASED: tuple[str, ...] = (USAGE,)
+USER_KEYED_COLLECTIONS_ERASED: tuple[str, ...] = ()

@@ -12,6 +12,13 @@ from firebase_functions import params
 
 from generations_live.domain.credits import CreditPolicy, parse_price_table
 from generations_live.domain.identity import DEFAULT_RESERVED_NAMES
+from generations_live.domain.limits import (
+    DEFAULT_FREE_CREDIT_PROVIDERS,
+    FreeCreditRule,
+    RateLimits,
+    Tier,
+    parse_providers,
+)
 from generations_live.domain.settings import (
     DEFAULT_ENGINE_LIST,
     MAX_ENGINES,
@@ -62,6 +69,51 @@ DAILY_FREE_CREDITS = params.IntParam(
     default=10,
     description="Balance a user is topped up to on their first priced request of a UTC day.",
 )
+# The tiers' defaults are the domain's.
+_STANDARD, _TRUSTED = RateLimits().standard, RateLimits().trusted
+FREE_CREDIT_PROVIDERS = params.StringParam(
+    "FREE_CREDIT_PROVIDERS",
+    default=",".join(DEFAULT_FREE_CREDIT_PROVIDERS),
+    description="Sign-in providers whose accounts get daily free credits and the overdraft, "
+    "comma-separated (anonymous guests never do).",
+)
+FREE_CREDITS_REQUIRE_VERIFIED_EMAIL = params.BoolParam(
+    "FREE_CREDITS_REQUIRE_VERIFIED_EMAIL",
+    default=True,
+    description="Email-and-password accounts get free credits only once their email is verified.",
+)
+START_RATE_PER_MINUTE = params.IntParam(
+    "START_RATE_PER_MINUTE",
+    default=_STANDARD.starts_per_minute,
+    description="Generations a user may start per minute, sustained (token bucket refill).",
+)
+START_BURST = params.IntParam(
+    "START_BURST",
+    default=_STANDARD.burst,
+    description="Generations a user may start at once after a quiet spell (token bucket size).",
+)
+MAX_PROCESSING_PER_USER = params.IntParam(
+    "MAX_PROCESSING_PER_USER",
+    default=_STANDARD.max_processing,
+    description="Generations one user may have processing at once.",
+)
+TRUSTED_START_RATE_PER_MINUTE = params.IntParam(
+    "TRUSTED_START_RATE_PER_MINUTE",
+    default=_TRUSTED.starts_per_minute,
+    description="START_RATE_PER_MINUTE for admins and accounts that bought or were granted "
+    "credits.",
+)
+TRUSTED_START_BURST = params.IntParam(
+    "TRUSTED_START_BURST",
+    default=_TRUSTED.burst,
+    description="START_BURST for admins and accounts that bought or were granted credits.",
+)
+TRUSTED_MAX_PROCESSING_PER_USER = params.IntParam(
+    "TRUSTED_MAX_PROCESSING_PER_USER",
+    default=_TRUSTED.max_processing,
+    description="MAX_PROCESSING_PER_USER for admins and accounts that bought or were granted "
+    "credits.",
+)
 PROCESSING_TIMEOUT_MINUTES = params.IntParam(
     "PROCESSING_TIMEOUT_MINUTES",
     default=30,
@@ -108,4 +160,22 @@ def settings() -> Settings:
         credit_policy=policy,
         processing_timeout=timedelta(minutes=timeout_minutes),
         rollup_lag=timedelta(seconds=max(0, ROLLUP_LAG_SECONDS.value)),
+        free_credits=FreeCreditRule(
+            providers=parse_providers(FREE_CREDIT_PROVIDERS.value),
+            require_verified_email=FREE_CREDITS_REQUIRE_VERIFIED_EMAIL.value,
+        ),
+        rate_limits=RateLimits(
+            standard=Tier(
+                _STANDARD.name,
+                starts_per_minute=START_RATE_PER_MINUTE.value,
+                burst=START_BURST.value,
+                max_processing=MAX_PROCESSING_PER_USER.value,
+            ),
+            trusted=Tier(
+                _TRUSTED.name,
+                starts_per_minute=TRUSTED_START_RATE_PER_MINUTE.value,
+                burst=TRUSTED_START_BURST.value,
+                max_processing=TRUSTED_MAX_PROCESSING_PER_USER.value,
+            ),
+        ),
     )

@@ -7,8 +7,6 @@ before every write. Raising a domain error inside it writes nothing.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,23 +29,14 @@ from generations_live.adapters.collections import (
     USER_GENERATIONS,
     USERS,
 )
-from generations_live.adapters.firestore import MAX_BATCH_WRITES
+from generations_live.adapters.firestore import MAX_BATCH_WRITES, run_transaction
 from generations_live.domain.analytics import END, START
 from generations_live.domain.credits import Account, AuditedEntry, Change, EntryKind
 from generations_live.domain.documents import RETENTION_FIELD, GenerationDocuments
-from generations_live.domain.errors import Contended
 from generations_live.domain.lifecycle import GenerationType, Status
+from generations_live.domain.limits import StartBucket
 from generations_live.domain.windows import utc_day_bounds
 
-# Firestore aborts a transaction that loses a race for a document, and the
-# client library retries it at once, keeping its place in line. A burst on
-# one document (a user's billing document, say) can still keep losing, so
-# rounds of attempts are spaced out with jittered exponential backoff, which
-# breaks the lockstep, before the caller is told to retry.
-ATTEMPTS_PER_ROUND = 5
-CONTENTION_ROUNDS = 8
-BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 2.0
 # Documents an export reads per query: one long stream may time out.
 EXPORT_PAGE = 500
 
@@ -62,21 +51,17 @@ class LiveQuery:
     status: Status | None = None
 
 
-def _lost_a_race(error: Exception) -> bool:
-    """Whether a transaction failed only because concurrent ones kept winning."""
-    if isinstance(error, google_exceptions.Aborted):
-        return True
-    return isinstance(error.__cause__, google_exceptions.Aborted)
-
-
 def account_from_document(fields: dict[str, Any] | None) -> Account:
     if not fields:
         return Account()
+    limits = fields.get("limits") or {}
     return Account(
         balance=int(fields.get("balance", 0)),
         held=int(fields.get("held", 0)),
         last_daily_free_day=fields.get("lastDailyFreeDay"),
         lifetime=dict(fields.get("lifetime", {})),
+        processing=int(limits.get("processing", 0)),
+        start_bucket=StartBucket(tokens=limits.get("startTokens"), at=limits.get("startTokensAt")),
     )
 
 
@@ -213,6 +198,11 @@ class StoreTransaction:
                 "held": account.held,
                 "lastDailyFreeDay": account.last_daily_free_day,
                 "lifetime": dict(account.lifetime),
+                "limits": {
+                    "processing": account.processing,
+                    "startTokens": account.start_bucket.tokens,
+                    "startTokensAt": account.start_bucket.at,
+                },
                 "updatedAt": firestore.SERVER_TIMESTAMP,
             },
         )
@@ -278,22 +268,11 @@ class GenerationStore:
 
     def run(self, work: Callable[[StoreTransaction], Result]) -> Result:
         """Run ``work`` in one transaction; it may run again if the transaction retries."""
-
-        @firestore.transactional
-        def attempt(transaction: firestore.Transaction) -> Result:
-            return work(StoreTransaction(self, transaction))
-
-        for round_number in range(CONTENTION_ROUNDS):
-            try:
-                result: Result = attempt(self._client.transaction(max_attempts=ATTEMPTS_PER_ROUND))
-            except (ValueError, google_exceptions.Aborted) as lost:
-                if not _lost_a_race(lost):
-                    raise
-                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**round_number)
-                time.sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not a secret
-                continue
-            return result
-        raise Contended("too many concurrent updates of the same account; retry shortly")
+        return run_transaction(
+            self._client,
+            lambda transaction: work(StoreTransaction(self, transaction)),
+            contended="too many concurrent updates of the same account; retry shortly",
+        )
 
     def run_claimed(self, key: str, work: Callable[[StoreTransaction], Result]) -> Result:
         """Like ``run``, while holding the claim on an idempotency ``key`` (see claims.py)."""
@@ -347,6 +326,10 @@ class GenerationStore:
         except google_exceptions.AlreadyExists:
             return False
         return True
+
+    def generation_started(self, uid: str, generation_id: str) -> bool:
+        """Whether the user's history has this generation (read outside any transaction)."""
+        return bool(self.private_ref(uid, generation_id).get().exists)
 
     def account(self, uid: str) -> Account:
         snapshot = self.billing_ref(uid).get()

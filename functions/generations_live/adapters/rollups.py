@@ -20,9 +20,11 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from generations_live.adapters import collections
-from generations_live.adapters.firestore import MAX_BATCH_WRITES
+from generations_live.adapters.firestore import MAX_BATCH_WRITES, run_transaction
+from generations_live.domain import erasure
 from generations_live.domain.analytics import GenerationSnapshot
 from generations_live.domain.errors import FailedPrecondition
+from generations_live.domain.identity import ANONYMOUS_DISPLAY_NAME
 from generations_live.domain.windows import utc_day_bounds
 
 # Users of one day are spread over this many documents by a hash of their id,
@@ -178,7 +180,6 @@ class RollupStore:
         """Fold the next events up to ``until`` into the rollups, in one transaction."""
         meta_ref = self._meta_ref(spec)
 
-        @firestore.transactional
         def fold_batch(transaction: firestore.Transaction) -> BatchOutcome:
             meta_snapshot = meta_ref.get(transaction=transaction)
             meta = (meta_snapshot.to_dict() or {}) if meta_snapshot.exists else {}
@@ -228,8 +229,10 @@ class RollupStore:
             transaction.set(meta_ref, changes, merge=True)
             return BatchOutcome(events=len(events), caught_up=caught_up)
 
-        outcome: BatchOutcome = fold_batch(self._client.transaction(max_attempts=10))
-        return outcome
+        # Two runs at once (the schedule and an operator's) take turns on the cursor.
+        return run_transaction(
+            self._client, fold_batch, contended=f"the {spec.name} rollup is busy: run it again"
+        )
 
     def _shard_ref(self, spec: RollupSpec, day: str, shard: int) -> firestore.DocumentReference:
         ref: firestore.DocumentReference = self._client.collection(spec.users_collection).document(
@@ -340,11 +343,39 @@ class RollupStore:
     def write_windows(
         self, spec: RollupSpec, answers: Mapping[int, dict[str, Any]], as_of: datetime | None
     ) -> None:
-        batch = self._client.batch()
-        for days, answer in answers.items():
-            ref = self._client.collection(spec.windows_collection).document(str(days))
-            batch.set(ref, {**answer, "asOf": as_of})
-        batch.commit()
+        """Write the window answers in one transaction that first reads the deletion
+        markers of the users they name, and names erased users neutrally.
+
+        An account deletion renames the windows as its last step, after it has
+        created its marker: so either this transaction commits first and the
+        deletion renames what it wrote, or it sees the marker (its read waits
+        for the marker's write) and writes the neutral name itself. A refresh
+        that read the user shards before the deletion renamed them cannot put
+        an erased name back.
+        """
+        named = sorted(
+            {
+                str(entry["userId"])
+                for answer in answers.values()
+                for entry in answer.get("topUsers", [])
+            }
+        )
+        deletions = self._client.collection(collections.ACCOUNT_DELETIONS)
+
+        def write(transaction: firestore.Transaction) -> None:
+            erased: set[str] = set()
+            if named:  # a read of no documents is an error to Firestore
+                markers = self._client.get_all(
+                    [deletions.document(uid) for uid in named], transaction=transaction
+                )
+                erased = {marker.id for marker in markers if marker.exists}
+            for days, answer in answers.items():
+                ref = self._client.collection(spec.windows_collection).document(str(days))
+                transaction.set(ref, {**erasure.without_names(answer, erased), "asOf": as_of})
+
+        run_transaction(
+            self._client, write, contended=f"the {spec.name} windows are busy: run it again"
+        )
 
     def mark_windows(self, spec: RollupSpec, day: str, events_folded: int) -> None:
         self._meta_ref(spec).set(
@@ -412,29 +443,31 @@ class RollupStore:
         return {snapshot.id: snapshot.to_dict() or {} for snapshot in days}
 
     def raw_generations(self, first_day: date, last_day: date) -> list[GenerationSnapshot]:
-        """Public generation documents created on these UTC days."""
+        """Public generation documents created on these UTC days, and what is kept of
+        the generations erased with their owner's account (counted, never named)."""
         start, end = utc_day_bounds(first_day, last_day)
-        found = (
-            self._client.collection(collections.LIVE_GENERATIONS)
-            .where(filter=FieldFilter("createdAt", ">=", start))
-            .where(filter=FieldFilter("createdAt", "<", end))
-            .stream()
-        )
         snapshots = []
-        for document in found:
-            fields = document.to_dict() or {}
-            snapshots.append(
-                GenerationSnapshot(
-                    created_at=fields["createdAt"],
-                    completed_at=fields.get("completedAt"),
-                    status=fields["status"],
-                    type=fields["type"],
-                    engine=fields["engine"],
-                    user_id=fields["userId"],
-                    user_name=fields.get("userName", ""),
-                    duration_ms=fields.get("durationMs"),
-                )
+        for collection in (collections.LIVE_GENERATIONS, collections.ERASED_GENERATIONS):
+            found = (
+                self._client.collection(collection)
+                .where(filter=FieldFilter("createdAt", ">=", start))
+                .where(filter=FieldFilter("createdAt", "<", end))
+                .stream()
             )
+            for document in found:
+                fields = document.to_dict() or {}
+                snapshots.append(
+                    GenerationSnapshot(
+                        created_at=fields["createdAt"],
+                        completed_at=fields.get("completedAt"),
+                        status=fields["status"],
+                        type=fields["type"],
+                        engine=fields["engine"],
+                        user_id=fields["userId"],
+                        user_name=fields.get("userName", ANONYMOUS_DISPLAY_NAME),
+                        duration_ms=fields.get("durationMs"),
+                    )
+                )
         return snapshots
 
     def raw_ledger(self, first_day: date, last_day: date) -> list[tuple[str, dict[str, Any]]]:

@@ -23,6 +23,7 @@ from datetime import date
 
 from generations_live.domain.errors import InvalidArgument, ResourceExhausted
 from generations_live.domain.lifecycle import GenerationType, Status
+from generations_live.domain.limits import StartBucket
 
 
 class Mode(enum.StrEnum):
@@ -45,6 +46,8 @@ class EntryKind(enum.StrEnum):
 
 
 LOW_CREDITS_WARNING = "low-credits"
+# ``details.reason`` of a refusal for want of credits (rate limits have their own).
+NOT_ENOUGH_CREDITS = "credits"
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,36 @@ class CreditPolicy:
     daily_free_floor: int
 
 
+# What an account that does not qualify for free credits gets.
+NO_FREE_CREDITS = CreditPolicy(overdraft_allowance=0, daily_free_floor=0)
+
+
 @dataclass(frozen=True)
 class Account:
-    """A user's billing document."""
+    """A user's billing document.
+
+    Besides credits it keeps the user's start allowance and how many of their
+    generations are processing: the start transaction reads this document
+    anyway, so the rate limits cost no extra read.
+    """
 
     balance: int = 0
     held: int = 0
     last_daily_free_day: str | None = None
     lifetime: Mapping[str, int] = field(default_factory=dict)
+    processing: int = 0
+    start_bucket: StartBucket = field(default_factory=StartBucket)
 
     @property
     def available(self) -> int:
         return self.balance - self.held
+
+    @property
+    def paid_or_granted(self) -> bool:
+        """Whether credits were ever bought for or granted to this account."""
+        return any(
+            self.lifetime.get(kind.value, 0) > 0 for kind in (EntryKind.PURCHASE, EntryKind.GRANT)
+        )
 
 
 @dataclass(frozen=True)
@@ -223,25 +244,32 @@ def reserve(
     policy: CreditPolicy,
     price_version: str,
     today: date,
+    no_free_credits_because: str | None = None,
 ) -> tuple[Change, Quote]:
     """Hold a generation's cost, after today's free credits.
 
     Refused with ``ResourceExhausted`` when the shortfall exceeds the
     overdraft allowance; within it the hold goes through (soft-block) and the
-    quote says so.
+    quote says so. ``no_free_credits_because`` is why the account gets no free
+    credits (``policy`` then grants none), told in a refusal.
     """
     topped_up = daily_top_up(account, policy, today)
     offer = quote(topped_up.account, cost, policy, price_version)
     if not offer.can_afford:
-        raise ResourceExhausted(
-            f"not enough credits: this generation costs {cost}, {offer.available} are available",
-            details={
-                "cost": cost,
-                "available": offer.available,
-                "shortfall": offer.shortfall - policy.overdraft_allowance,
-                "overdraftAllowance": policy.overdraft_allowance,
-            },
+        details: dict[str, object] = {
+            "reason": NOT_ENOUGH_CREDITS,
+            "cost": cost,
+            "available": offer.available,
+            "shortfall": offer.shortfall - policy.overdraft_allowance,
+            "overdraftAllowance": policy.overdraft_allowance,
+        }
+        message = (
+            f"not enough credits: this generation costs {cost}, {offer.available} are available"
         )
+        if no_free_credits_because is not None:
+            details["noFreeCredits"] = no_free_credits_because
+            message = f"{message}. {no_free_credits_because}"
+        raise ResourceExhausted(message, details=details)
     if cost == 0:
         return topped_up, offer
     held = apply_entry(

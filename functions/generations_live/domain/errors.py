@@ -43,5 +43,9 @@ class ResourceExhausted(DomainError):
     """The caller has run out of something (credits, quota)."""
 
 
+class Unavailable(DomainError):
+    """A service the call depends on cannot be reached now; the client should retry."""
+
+
 class Contended(DomainError):
     """Too many concurrent writers on one document; the client should retry."""

@@ -21,6 +21,10 @@ class Caller:
     email: str | None
     is_admin: bool
     is_worker: bool
+    # From the token's ``firebase.sign_in_provider`` ("anonymous", "password",
+    # "google.com", ...); None for callers that are not a signed-in user.
+    sign_in_provider: str | None = None
+    email_verified: bool = False
 
 
 def name_key(name: str) -> str:
@@ -64,10 +68,14 @@ def caller_from_claims(
 ) -> Caller:
     """Build the caller from a verified token's claims; custom claims must be exactly ``true``."""
     email = claims.get("email")
+    firebase = claims.get("firebase")
+    provider = firebase.get("sign_in_provider") if isinstance(firebase, Mapping) else None
     return Caller(
         uid=uid,
         display_name=public_display_name(claims.get("name"), reserved_names),
         email=email if isinstance(email, str) else None,
         is_admin=claims.get("admin") is True,
         is_worker=claims.get("worker") is True,
+        sign_in_provider=provider if isinstance(provider, str) else None,
+        email_verified=claims.get("email_verified") is True,
     )

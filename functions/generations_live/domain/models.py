@@ -191,3 +191,8 @@ class ReportGenerationRequest(_Request):
 
 class ModerationQueueRequest(_Request):
     limit: int = Field(default=20, ge=1, le=MAX_LIVE_LIMIT)
+
+
+class DeleteAccountDataRequest(_Request):
+    # None: the caller's own data; another user's is for admins only.
+    user_id: UserId | None = Field(default=None, alias="userId")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from generations_live.domain.credits import CreditPolicy, PriceTable
 from generations_live.domain.identity import DEFAULT_RESERVED_NAMES
 from generations_live.domain.lifecycle import GenerationType
+from generations_live.domain.limits import FreeCreditRule, RateLimits
 
 # The engines the demo traffic and the default configuration use.
 DEFAULT_ENGINE_LIST = (
@@ -42,6 +43,8 @@ class Settings:
     # analytics maps keyed by engine.
     engines: frozenset[str] = frozenset(DEFAULT_ENGINE_LIST)
     reserved_names: tuple[str, ...] = DEFAULT_RESERVED_NAMES
+    free_credits: FreeCreditRule = field(default_factory=FreeCreditRule)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.default_engines.values()) - self.engines)

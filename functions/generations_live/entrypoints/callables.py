@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from generations_live.entrypoints.edge import callable_function
+from generations_live.entrypoints.edge import callable_function, single_use_app_check
 
 if TYPE_CHECKING:
     from generations_live.adapters.generations import GenerationStore
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from generations_live.domain.identity import Caller
     from generations_live.domain.models import (
         AnalyticsRequest,
+        DeleteAccountDataRequest,
         GetLiveGenerationsRequest,
         GetUserUsageRequest,
         GrantCreditsRequest,
@@ -50,6 +51,7 @@ def _now() -> datetime:
 
 
 @callable_function
+@single_use_app_check
 def trackGeneration(caller: Caller, request: TrackGenerationRequest) -> dict[str, Any]:
     """Record a generation a user has just started and reserve its credits."""
     from generations_live.adapters.config import settings
@@ -141,3 +143,18 @@ def getModerationQueue(caller: Caller, request: ModerationQueueRequest) -> dict[
     from generations_live.services import moderation
 
     return moderation.moderation_queue(_generations(), caller, request)
+
+
+@callable_function
+def deleteAccountData(caller: Caller, request: DeleteAccountDataRequest) -> dict[str, Any]:
+    """Erase a user's data: the caller's own, or (admins) any user's ``userId``.
+
+    Does a bounded amount of work per call and answers ``done: false`` until
+    the deletion is finished: the client calls again. The Auth account stays.
+    """
+    from generations_live.adapters.deletion import AccountDeletionStore
+    from generations_live.adapters.firestore import default_client
+    from generations_live.services import deletion
+
+    store = AccountDeletionStore(default_client())
+    return deletion.delete_account_data(store, caller, request, _now())

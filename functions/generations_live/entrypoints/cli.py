@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import getpass
 import json
 import os
 import re
@@ -22,19 +23,25 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from firebase_admin import exceptions as firebase_exceptions
 from google.api_core import exceptions as google_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud import firestore
 
+from generations_live.adapters import accounts
 from generations_live.adapters.config import settings
+from generations_live.adapters.deletion import AccountDeletionStore
 from generations_live.adapters.firestore import default_client
 from generations_live.adapters.generations import GenerationStore
+from generations_live.adapters.role_audit import RoleAuditLog
 from generations_live.adapters.rollups import RollupBusy, RollupStore
 from generations_live.domain import billing_analytics
 from generations_live.domain.errors import DomainError
 from generations_live.domain.lifecycle import GenerationType
+from generations_live.domain.models import DeleteAccountDataRequest
+from generations_live.domain.roles import Role, RoleAction, operator_problem, uid_problem
 from generations_live.domain.windows import MAX_WINDOW_DAYS
-from generations_live.services import billing, maintenance, rollups, tracking
+from generations_live.services import billing, deletion, maintenance, roles, rollups, tracking
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -47,6 +54,11 @@ ALL_ROLLUPS = "all"
 MAX_RANGE_DAYS = 366
 MAX_LAG_SECONDS = 24 * 60 * 60
 MAX_CLEANUP_BATCH = 500
+# delete-account: batches per round between progress updates.
+DELETE_BATCHES_PER_ROUND = 50
+# roles list: accounts read per run when no --uid is given (Auth cannot query by claim).
+DEFAULT_ROLE_SCAN = 10_000
+MAX_ROLE_SCAN = 1_000_000
 # CSV columns of export-analytics: the window's perDay rows.
 ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
     "generations": ("day", *(t.value for t in GenerationType), "total"),
@@ -68,6 +80,8 @@ EXPORTED_FIELDS = (
     "durationMs",
 )
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The uids deleteAccountData accepts (domain.models.UserId).
+_DELETED_UID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class UsageError(Exception):
@@ -102,6 +116,26 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = "whole number"  # argparse names the type in some messages
     return parse
+
+
+def account_uid(text: str) -> str:
+    problem = uid_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def operator_name(text: str) -> str:
+    problem = operator_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
+
+
+def deleted_uid(text: str) -> str:
+    if not _DELETED_UID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a uid (1 to 128 of A-Z a-z 0-9 _ -)")
+    return text
 
 
 def requested_days(args: argparse.Namespace) -> tuple[date, date]:
@@ -139,6 +173,28 @@ def _store(project: str | None) -> GenerationStore:
 
 def _rollup_store(project: str | None) -> RollupStore:
     return RollupStore(_client(project))
+
+
+def _role_audit(project: str | None) -> RoleAuditLog:
+    """The audit log, once Firebase Auth is reachable the same way as Firestore."""
+    client = _client(project)
+    firestore_emulated = bool(os.environ.get("FIRESTORE_EMULATOR_HOST"))
+    if firestore_emulated != bool(os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")):
+        # Otherwise claims could change in one place and their audit land in another.
+        raise UsageError(
+            "set both FIRESTORE_EMULATOR_HOST and FIREBASE_AUTH_EMULATOR_HOST, or neither: "
+            "roles live in Firebase Auth and their audit in Firestore"
+        )
+    accounts.ensure_app()
+    return RoleAuditLog(client)
+
+
+def _os_user() -> str | None:
+    """The local account the command runs under, recorded beside ``--by`` (best effort)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def _selected(name: str) -> list[rollups.Rollup]:
@@ -341,6 +397,87 @@ def export_generations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def roles_grant(args: argparse.Namespace) -> int:
+    """Grant a role to an account, keeping its other claims."""
+    return _change_role(args, RoleAction.GRANT)
+
+
+def roles_revoke(args: argparse.Namespace) -> int:
+    """Revoke a role from an account and revoke its refresh tokens."""
+    return _change_role(args, RoleAction.REVOKE)
+
+
+def _change_role(args: argparse.Namespace, action: RoleAction) -> int:
+    audit = _role_audit(args.project)
+    role = Role(args.role)
+    outcome = roles.change_role(
+        audit, action, role, args.uid, by=args.by, os_user=_os_user(), now=datetime.now(UTC)
+    )
+    if outcome.entry_id is None:
+        print(f"{args.uid} already has the {role} role: nothing changed, no audit entry written")
+        return EXIT_OK
+    if action is RoleAction.GRANT:
+        done = f"granted the {role} role to {args.uid}"
+    elif outcome.change.changes_claims:
+        done = f"revoked the {role} role from {args.uid} and its refresh tokens"
+    else:
+        done = f"{args.uid} did not have the {role} role; its refresh tokens were revoked anyway"
+    print(f"{done} (audit entry {outcome.entry_id})")
+    return EXIT_OK
+
+
+def roles_list(args: argparse.Namespace) -> int:
+    """List one account's roles, or the role holders among the accounts."""
+    _role_audit(args.project)
+    if args.uid is not None:
+        if args.page_token is not None:
+            raise UsageError("--page-token goes with a scan of the accounts, not with --uid")
+        print(json.dumps({"uid": args.uid, "roles": roles.roles_of(args.uid)}))
+        return EXIT_OK
+    page = roles.role_holders(args.page_token, args.max_accounts)
+    for uid, held in page.holders:
+        print(json.dumps({"uid": uid, "roles": held}))
+    print(
+        f"{len(page.holders)} role holder(s) among {page.accounts_scanned} account(s)",
+        file=sys.stderr,
+    )
+    if page.next_page_token is not None:
+        print(
+            f"more accounts remain: rerun with --page-token {page.next_page_token}", file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def delete_account(args: argparse.Namespace) -> int:
+    """Erase a user's data, as deleteAccountData does for an admin, to the end."""
+    store = AccountDeletionStore(_client(args.project))
+    if args.auth and bool(os.environ.get("FIRESTORE_EMULATOR_HOST")) != bool(
+        os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    ):
+        # Otherwise the data would go from one place and the account from another.
+        raise UsageError(
+            "--auth needs both FIRESTORE_EMULATOR_HOST and FIREBASE_AUTH_EMULATOR_HOST, or neither"
+        )
+    request = DeleteAccountDataRequest.model_validate({"userId": args.uid})
+    budget = deletion.Budget(max_batches=DELETE_BATCHES_PER_ROUND, max_seconds=60.0)
+    with _progress(f"deleting the data of {args.uid}", "round") as advance:
+        while True:
+            answer = deletion.delete_account_data(
+                store, deletion.OPERATOR, request, datetime.now(UTC), budget=budget
+            )
+            advance(1)
+            if answer["done"]:
+                break
+    print(json.dumps(answer, indent=2, sort_keys=True))
+    if args.auth:
+        accounts.ensure_app()
+        if accounts.delete_account(args.uid):
+            print(f"deleted the Auth account {args.uid}", file=sys.stderr)
+        else:
+            print(f"no Auth account {args.uid} to delete", file=sys.stderr)
+    return EXIT_OK
+
+
 def spreadsheet_safe(value: Any) -> Any:
     """A cell a spreadsheet shows as text: a string it would run as a formula
     (starting with = + - @, a tab or a carriage return) gets a leading quote."""
@@ -452,7 +589,73 @@ COMMANDS: tuple[tuple[str, Callable[[argparse.Namespace], int], str], ...] = (
         "Export the public generation documents created on the given UTC days as CSV "
         f"({', '.join(('id', *EXPORTED_FIELDS))}). Public fields only: no email, no prompt.",
     ),
+    (
+        "delete-account",
+        delete_account,
+        "Erase a user's data, as deleteAccountData does, in bounded batches until done: "
+        "their generations, usage and reports are removed; the ledger and the analytics "
+        "stay without their name (see the README). Safe to rerun; prints the counts as "
+        "JSON. The Auth account stays unless --auth is given.",
+    ),
 )
+
+
+ROLE_ACTIONS: tuple[tuple[str, Callable[[argparse.Namespace], int], str], ...] = (
+    (
+        "grant",
+        roles_grant,
+        "Set the role's custom claim to true on the account, keeping its other claims, "
+        "and record who did it in the append-only role_audit collection first. Granting a "
+        "role the account has already changes nothing and writes no audit entry.",
+    ),
+    (
+        "revoke",
+        roles_revoke,
+        "Remove the role's custom claim from the account, keeping its other claims, and "
+        "revoke its refresh tokens, so its current ID tokens are refused by privileged "
+        "calls at once; recorded in role_audit first. The refresh tokens are revoked even "
+        "when the claim is already gone.",
+    ),
+    (
+        "list",
+        roles_list,
+        "With --uid, print that account's roles as JSON. Without, read the accounts page by "
+        "page (at most --max-accounts) and print one JSON line per role holder; when "
+        "accounts remain, print the --page-token that resumes the scan.",
+    ),
+)
+
+
+def _add_roles(command: argparse.ArgumentParser, project: argparse.ArgumentParser) -> None:
+    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, handler, description in ROLE_ACTIONS:
+        summary = (handler.__doc__ or "").strip()
+        action = actions.add_parser(name, help=summary, description=description, parents=[project])
+        action.set_defaults(handler=handler, command_parser=action)
+        if name == "list":
+            action.add_argument("--uid", type=account_uid, help="the account (Auth uid)")
+            action.add_argument(
+                "--max-accounts",
+                type=bounded_int(1, MAX_ROLE_SCAN),
+                default=DEFAULT_ROLE_SCAN,
+                metavar="N",
+                help="without --uid: accounts read in this run (default: %(default)s)",
+            )
+            action.add_argument(
+                "--page-token", metavar="TOKEN", help="resume a scan where the last one stopped"
+            )
+            continue
+        action.add_argument("--uid", type=account_uid, required=True, help="the account (Auth uid)")
+        action.add_argument(
+            "--role", choices=[role.value for role in Role], required=True, help="the role"
+        )
+        action.add_argument(
+            "--by",
+            type=operator_name,
+            required=True,
+            metavar="OPERATOR",
+            help="who is making the change (your account or handle), recorded in the audit",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -510,6 +713,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rollup_choice(added["export-analytics"], with_all=False)
     _add_day_range(added["export-generations"])
     _add_out(added["export-generations"])
+    added["delete-account"].add_argument(
+        "--uid", type=deleted_uid, required=True, help="the user's uid (Firebase Auth)"
+    )
+    added["delete-account"].add_argument(
+        "--auth",
+        action="store_true",
+        help="also delete the Firebase Auth account (FIREBASE_AUTH_EMULATOR_HOST with the "
+        "emulators)",
+    )
+    roles_command = commands.add_parser(
+        "roles",
+        help="Grant, revoke or list the worker and admin roles (audited).",
+        description="Grant, revoke or list the worker and admin roles: custom claims on "
+        "Firebase Auth accounts, each change recorded in the append-only role_audit "
+        "collection. Needs Firebase Auth as well as Firestore (FIREBASE_AUTH_EMULATOR_HOST "
+        "with the emulators).",
+        parents=[project],
+    )
+    roles_command.set_defaults(command_parser=roles_command)
+    _add_roles(roles_command, project)
     return parser
 
 
@@ -526,6 +749,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except google_exceptions.GoogleAPICallError as refused:
         print(f"error: Firestore refused the request: {refused.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except firebase_exceptions.FirebaseError as refused:
+        print(f"error: Firebase Auth refused the request: {refused}", file=sys.stderr)
         return EXIT_FAILED
     except auth_exceptions.DefaultCredentialsError as no_credentials:
         print(f"error: no Google credentials: {no_credentials}", file=sys.stderr)

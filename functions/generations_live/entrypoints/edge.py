@@ -17,9 +17,11 @@ import flask
 from firebase_functions import https_fn, logger
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from generations_live.adapters import accounts, app_check
 from generations_live.adapters.config import reserved_display_names
 from generations_live.domain import errors
 from generations_live.domain.identity import Caller, caller_from_claims
+from generations_live.entrypoints import deployment
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -31,6 +33,7 @@ ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
     errors.NotFound: https_fn.FunctionsErrorCode.NOT_FOUND,
     errors.FailedPrecondition: https_fn.FunctionsErrorCode.FAILED_PRECONDITION,
     errors.ResourceExhausted: https_fn.FunctionsErrorCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: https_fn.FunctionsErrorCode.UNAVAILABLE,
     errors.Contended: https_fn.FunctionsErrorCode.ABORTED,
 }
 
@@ -41,6 +44,10 @@ Handler = Callable[[Caller, RequestModel], dict[str, Any]]
 MAX_CALLABLE_BODY_BYTES = 64 * 1024
 # The deepest any request nests is 2 (an error report inside a status report).
 MAX_REQUEST_DEPTH = 16
+BEARER = "Bearer "
+APP_CHECK_HEADER = "X-Firebase-AppCheck"
+# Marks a handler whose App Check tokens are single use (see single_use_app_check).
+_SINGLE_USE_APP_CHECK = "__single_use_app_check__"
 # Where a deployed callable keeps its handler, as the SDK keeps its endpoint.
 _HANDLER = "__callable_handler__"
 # The SDK types ``on_call`` as returning the handler it wraps, but what it
@@ -66,10 +73,27 @@ def to_https_error(error: errors.DomainError) -> https_fn.HttpsError:
 
 
 def require_caller(request: https_fn.CallableRequest[Any]) -> Caller:
+    """The caller, from the token the SDK verified.
+
+    A worker or admin token is verified again against Firebase Auth with the
+    revocation check (one network call), so that a revoked role is refused at
+    once rather than when the token expires; other callers skip that call.
+    """
     if request.auth is None or not request.auth.uid:
         raise errors.Unauthenticated("sign in to call this function")
     # Only the one param: the whole settings (price table, engines) are the use cases' to read.
-    return caller_from_claims(request.auth.uid, request.auth.token, reserved_display_names())
+    caller = caller_from_claims(request.auth.uid, request.auth.token, reserved_display_names())
+    if caller.is_admin or caller.is_worker:
+        accounts.verify_session(bearer_token(request.raw_request))
+    return caller
+
+
+def bearer_token(request: flask.Request) -> str:
+    """The ID token of the ``Authorization: Bearer`` header, as the SDK read it."""
+    authorization = request.headers.get("Authorization", "")
+    if not authorization.startswith(BEARER):
+        raise errors.Unauthenticated("sign in to call this function")
+    return authorization.removeprefix(BEARER)
 
 
 def _encodes(text: str) -> bool:
@@ -167,26 +191,49 @@ def request_model(handler: Callable[..., Any]) -> type[BaseModel]:
     return model
 
 
+def single_use_app_check(handler: Handler[RequestModel]) -> Handler[RequestModel]:
+    """Mark a callable whose App Check tokens are consumed (limited-use tokens),
+    where the deploy enforces App Check: a replayed request is refused."""
+    setattr(handler, _SINGLE_USE_APP_CHECK, True)
+    return handler
+
+
+def app_check_token(request: flask.Request) -> str:
+    token = request.headers.get(APP_CHECK_HEADER, "")
+    if not token:
+        raise errors.Unauthenticated("this call needs an App Check token")
+    return token
+
+
 def callable_function(handler: Handler[Any]) -> Callable[..., Any]:
     """Deploy ``handler(caller, request)`` as the callable of the same (camelCase) name.
 
     The callable refuses a caller who is not signed in, validates the data
     against the model the ``request`` annotation names, maps domain errors to
     callable codes, converts the answer to JSON, and answers a body that is
-    not JSON with ``invalid-argument``.
+    not JSON with ``invalid-argument``. It runs within the callables' resource
+    bounds, and requires App Check where the deploy enforces it
+    (``entrypoints/deployment.py``).
     """
+    enforce_app_check = deployment.app_check_enforced()
+    consumes_app_check = enforce_app_check and getattr(handler, _SINGLE_USE_APP_CHECK, False)
 
     @functools.wraps(handler)
     def body(request: https_fn.CallableRequest[Any]) -> Any:
         try:
             caller = require_caller(request)
+            if consumes_app_check:
+                app_check.consume_token(app_check_token(request.raw_request))
             parsed = parse_request(request_model(handler), request.data)
             return to_json(handler(caller, parsed))
         except errors.DomainError as error:
-            logger.info("refused call", function=handler.__name__, reason=error.message)
+            # The uid only: never an email or a prompt.
+            uid = request.auth.uid if request.auth is not None else None
+            logger.info("refused call", function=handler.__name__, uid=uid, reason=error.message)
             raise to_https_error(error) from error
 
-    deployed = guard_request_bodies(https_fn.on_call()(body))
+    on_call = https_fn.on_call(**deployment.CALLABLES, enforce_app_check=enforce_app_check)
+    deployed = guard_request_bodies(on_call(body))
     setattr(deployed, _HANDLER, handler)
     return deployed
 

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 from firebase_functions import logger, options, scheduler_fn
 
+from generations_live.entrypoints.deployment import SCHEDULES
 
-@scheduler_fn.on_schedule(schedule="every 5 minutes")
+
+@scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)
 def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     """Fail generations stuck in processing past the timeout, releasing their credits."""
     from generations_live.adapters.config import settings
@@ -25,7 +27,7 @@ def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     logger.info("swept stuck generations", swept=swept, job=event.job_name)
 
 
-@scheduler_fn.on_schedule(schedule="every day 03:00", timezone=options.Timezone("UTC"))
+@scheduler_fn.on_schedule(schedule="every day 03:00", timezone=options.Timezone("UTC"), **SCHEDULES)
 def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     """Delete feed and history documents older than GENERATION_RETENTION_DAYS."""
     from generations_live.adapters.config import settings
@@ -38,7 +40,7 @@ def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     logger.info("cleaned up expired generations", deleted=deleted, job=event.job_name)
 
 
-@scheduler_fn.on_schedule(schedule="every 5 minutes")
+@scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)
 def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:
     """Fold new generation events and ledger entries into the analytics rollups."""
     from generations_live.adapters.config import settings

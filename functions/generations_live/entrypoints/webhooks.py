@@ -14,6 +14,7 @@ from firebase_functions import https_fn, logger
 
 from generations_live.adapters.config import PAYMENT_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
 from generations_live.domain import signatures
+from generations_live.entrypoints.deployment import WEBHOOK
 from generations_live.entrypoints.edge import body_within
 
 PURCHASE_EVENT = "credits.purchased"
@@ -25,7 +26,7 @@ def _reply(status: int, **body: object) -> flask.Response:
     return flask.make_response(flask.jsonify(body), status)
 
 
-@https_fn.on_request(secrets=[PAYMENT_WEBHOOK_SECRET])
+@https_fn.on_request(secrets=[PAYMENT_WEBHOOK_SECRET], **WEBHOOK)
 def paymentWebhook(request: flask.Request) -> flask.Response:
     """Credit purchases reported by the payment provider, each event exactly once.
 

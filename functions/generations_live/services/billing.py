@@ -28,14 +28,14 @@ def quote_generation(
     settings: Settings,
     now: datetime,
 ) -> dict[str, Any]:
-    """What a generation would cost the caller now, with today's free credits; writes nothing."""
+    """What a generation would cost the caller now, with today's free credits
+    where the account qualifies for them (and why not, where it does not);
+    writes nothing."""
     cost = settings.prices.cost(request.type, request.mode, request.batch_size)
+    no_free_credits = settings.free_credits.refusal(caller)
+    policy = settings.credit_policy if no_free_credits is None else credits.NO_FREE_CREDITS
     offer = credits.quote_with_daily_credits(
-        store.account(caller.uid),
-        cost,
-        settings.credit_policy,
-        settings.prices.version,
-        now.date(),
+        store.account(caller.uid), cost, policy, settings.prices.version, now.date()
     )
     return {
         "cost": offer.cost,
@@ -46,6 +46,12 @@ def quote_generation(
         "softBlocked": offer.soft_blocked,
         "remainingAfter": offer.remaining_after,
         "priceVersion": offer.price_version,
+        "freeCredits": {
+            "qualifies": no_free_credits is None,
+            "reason": no_free_credits,
+            "dailyFloor": policy.daily_free_floor,
+            "overdraftAllowance": policy.overdraft_allowance,
+        },
     }
 
 

@@ -9,15 +9,21 @@ them against the emulator with any time they like.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from firebase_functions import logger
 
 from generations_live.adapters.generations import GenerationStore, LiveQuery, StoreTransaction
-from generations_live.domain import credits, documents, usage
+from generations_live.domain import credits, documents, limits, usage
 from generations_live.domain.documents import GenerationDocuments
-from generations_live.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from generations_live.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from generations_live.domain.identity import Caller
 from generations_live.domain.lifecycle import Status, authorize_report, plan_transition
 from generations_live.domain.models import (
@@ -73,14 +79,18 @@ def track_generation(
         if existing is not None:
             return _start_answer(generation_id, Status(existing["status"]), existing, account)
         usage_day = tx.usage_day(caller.uid, today)
+        # Limits first: a refused start writes nothing, and costs no credits.
+        bucket = _admit_start(account, caller, settings, now)
+        no_free_credits = settings.free_credits.refusal(caller)
         change, offer = credits.reserve(
-            account,
+            replace(account, processing=account.processing + 1, start_bucket=bucket),
             generation_id=generation_id,
             generation_type=request.type,
             cost=cost,
-            policy=settings.credit_policy,
+            policy=settings.credit_policy if no_free_credits is None else credits.NO_FREE_CREDITS,
             price_version=prices.version,
             today=today,
+            no_free_credits_because=no_free_credits,
         )
         tx.create_generation(caller.uid, generation_id, fields)
         tx.save_account(caller.uid, change)
@@ -96,9 +106,42 @@ def track_generation(
             }
         return answer
 
+    _refuse_early(store, caller, settings, now, generation_id, retry=request.request_id is not None)
     if request.request_id is None:
         return store.run(start)
     return store.run_claimed(f"start/{generation_id}", start)
+
+
+def _admit_start(
+    account: credits.Account, caller: Caller, settings: Settings, now: datetime
+) -> limits.StartBucket:
+    tier = limits.tier_for(caller, settings.rate_limits, paid_or_granted=account.paid_or_granted)
+    return limits.admit_start(account.start_bucket, account.processing, tier, now)
+
+
+def _refuse_early(
+    store: GenerationStore,
+    caller: Caller,
+    settings: Settings,
+    now: datetime,
+    generation_id: str,
+    *,
+    retry: bool,
+) -> None:
+    """Refuse a start over the limits from a plain read, before any transaction.
+
+    A user flooding starts would otherwise queue every call on their own billing
+    document's lock; refused this way, each costs one read and holds nothing.
+    The transaction checks again, so this only ever refuses sooner. A resent
+    start (``requestId``) that already went through is let by: it answers the
+    first attempt and spends nothing.
+    """
+    try:
+        _admit_start(store.account(caller.uid), caller, settings, now)
+    except ResourceExhausted:
+        if retry and store.generation_started(caller.uid, generation_id):
+            return
+        raise
 
 
 def _start_answer(
@@ -176,7 +219,9 @@ def settle_generation(
     release of its hold and the owner's usage. Reads first, then writes."""
     generation_id = report.generation_id
     private = tx.private_generation(owner_id, generation_id) or {}
-    account = tx.account(owner_id)
+    stored = tx.account(owner_id)
+    # Accounts older than the count may have none to take back: never below 0.
+    account = replace(stored, processing=max(0, stored.processing - 1))
     usage_day = date.fromisoformat(private.get("usageDay") or now.date().isoformat())
     day_usage = tx.usage_day(owner_id, usage_day)
     cost = int(private.get("cost", 0))
@@ -194,8 +239,7 @@ def settle_generation(
             public={**update.public, **also.public}, private={**update.private, **also.private}
         )
     tx.finish_generation(owner_id, generation_id, update, stored_public=public)
-    if settled.entries:
-        tx.save_account(owner_id, settled)
+    tx.save_account(owner_id, settled)
     tx.save_usage_day(
         owner_id, usage_day, usage.record_outcome(day_usage, usage_day, report.status, charged)
     )
