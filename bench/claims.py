@@ -34,9 +34,9 @@ from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore, StoreTransaction
 from generations_live.domain.credits import CreditPolicy
 from generations_live.domain.errors import DomainError
-from generations_live.domain.identity import caller_from_claims
 from generations_live.domain.models import TrackGenerationRequest
 from generations_live.services import tracking
+from harness.callers import member
 from harness.emulators import ROOT, firestore_emulator
 
 Result = TypeVar("Result")
@@ -63,7 +63,7 @@ class Burst:
 
 
 def burst(store: GenerationStore, db: firestore.Client, uid: str, duplicates: int) -> Burst:
-    caller = caller_from_claims(uid, {"name": "Bench"})
+    caller = member(uid, {"name": "Bench"})
     request = TrackGenerationRequest.model_validate(
         {"type": "video", "prompt": "a burst", "requestId": uuid.uuid4().hex}
     )

@@ -196,14 +196,16 @@ class Report:
         return "\n".join(lines)
 
 
-def gather_crowd(suite: EmulatorSuite, users: int, seed: int) -> Crowd:
-    """Accounts in the Auth emulator, each user granted CREDITS_PER_USER by an admin."""
+def gather_crowd(
+    suite: EmulatorSuite, users: int, seed: int, credits: int = CREDITS_PER_USER
+) -> Crowd:
+    """Accounts in the Auth emulator, each user granted ``credits`` by an admin."""
     auth = AuthEmulator(suite.url("auth"), suite.project)
     admin = auth.create_user(display_name="Load Admin", claims={"admin": True})
     worker = auth.create_user(display_name="Load Worker", claims={"worker": True})
     people = [auth.create_user(display_name=f"Load User {i}") for i in range(users)]
     api = CallableClient(suite.function_url(""))
-    grant_each(api, admin, people, CREDITS_PER_USER, "load run")
+    grant_each(api, admin, people, credits, "load run")
     return Crowd(suite, people, worker, seed)
 
 

@@ -10,14 +10,18 @@ days. Each measurement has its module (bench.dashboard_cost, bench.start_latency
 bench.throughput, bench.cold_start, bench.rollup_cost) and prints ours, baseline
 and ours / baseline as soon as it is measured; this one runs them all, records
 the machine, and fills bench/benchmarks.md.template, which says how each figure
-was measured. A full run takes about 11 minutes on 2 cores; ``--quick`` scales
-the sizes and durations down (about 3.5 minutes: the measured dashboard minute
-stays a minute, and 50 function workers still have to start).
+was measured, then runs the measurements that have commands of their own
+(``OWN_RUNS``: claims, the credit burst, the load run, the abusive user, analytics
+at volume) and carries their output. A full run takes about 25 minutes on 2
+cores; ``--quick`` scales the sizes and durations down (about 8 minutes: the
+measured dashboard minute stays a minute, and 50 function workers still have
+to start).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import os
 import platform
@@ -53,8 +57,84 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 TEMPLATE = Path(__file__).with_name("benchmarks.md.template")
 # What the run fills in besides the measurements' method values: the header,
 # the tables, and what each numbered measurement saw (``this_run_<number>``).
-RUN_VALUES = ("command", "started_at", "duration", "quick_note", "machine", "results")
+RUN_VALUES = (
+    "command",
+    "started_at",
+    "duration",
+    "quick_note",
+    "machine",
+    "results",
+    "own_runs",
+)
 MEASUREMENT_NUMBERS = range(1, 6)
+
+
+@dataclass(frozen=True)
+class OwnRun:
+    """A measurement that is not a comparison with the baseline: its own command,
+    whose output docs/benchmarks.md carries as printed (after the comparison)."""
+
+    module: str
+    quick_args: tuple[str, ...] = ()
+
+    def command(self, quick: bool) -> list[str]:
+        return [".venv/bin/python", "-m", self.module, *(self.quick_args if quick else ())]
+
+
+OWN_RUNS = (
+    OwnRun("bench.claims", ("--rounds", "1")),
+    OwnRun("bench.credit_burst"),
+    OwnRun("bench.load_run", ("--users", "10", "--seconds", "15")),
+    OwnRun("bench.abuse", ("--honest", "5", "--seconds", "10", "--rounds", "1")),
+    OwnRun("bench.analytics", ("--small", "500", "--large", "5000", "--load-seconds", "10")),
+)
+# An own run that takes longer than this is stopped and reported as failed.
+OWN_RUN_TIMEOUT_S = 20 * 60
+
+
+@dataclass(frozen=True)
+class OwnRunResult:
+    run: OwnRun
+    command: str
+    output: str
+    exit_code: int
+    seconds: float
+
+
+def run_own(run: OwnRun, quick: bool) -> OwnRunResult:
+    """Run one own measurement as its command would, in a process of its own."""
+    command = run.command(quick)
+    say(f"{' '.join(command[1:])}")
+    began = time.monotonic()
+    try:
+        done = subprocess.run(
+            [str(ROOT / command[0]), *command[1:]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=OWN_RUN_TIMEOUT_S,
+            check=False,
+        )
+        output, exit_code = done.stdout.strip(), done.returncode
+    except subprocess.TimeoutExpired:
+        output, exit_code = f"stopped after {OWN_RUN_TIMEOUT_S} s", -1
+    return OwnRunResult(run, " ".join(command), output, exit_code, time.monotonic() - began)
+
+
+def own_runs_markdown(results: Sequence[OwnRunResult]) -> str:
+    """Each own run's purpose (its module's first paragraph), command and output."""
+    sections = []
+    for result in results:
+        module = importlib.import_module(result.run.module)
+        purpose = " ".join((module.__doc__ or "").split("\n\n")[0].split())
+        status = "exit 0" if result.exit_code == 0 else f"**exit {result.exit_code}**"
+        sections.append(
+            f"### `python -m {result.run.module}`\n\n{purpose}\n\n"
+            f"```sh\n{result.command}\n```\n\n"
+            f"```\n{result.output}\n```\n\n"
+            f"{status}, {result.seconds:.0f} s.\n"
+        )
+    return "\n".join(sections)
 
 
 def machine_facts() -> dict[str, str]:
@@ -143,6 +223,7 @@ class Run:
     machine: dict[str, str]
     cpu: tuple[CpuClock, CpuClock]  # at the start and the end
     measurements: list[Measurement]
+    own_runs: list[OwnRunResult]
 
     def sharing(self) -> str:
         """How busy the machine was, and how much of it was someone else's work."""
@@ -229,6 +310,7 @@ def render_markdown(run: Run, template: Template) -> str:
         quick_note=f" (`--quick`: {scaled_down(run.plan)})" if run.plan is QUICK else "",
         machine="\n".join(machine),
         results="\n".join(results),
+        own_runs=own_runs_markdown(run.own_runs),
         **{f"this_run_{m.number}": this_run(m) for m in run.measurements},
     )
     # The last measurement's list ends the document: one newline, not a blank line.
@@ -238,7 +320,7 @@ def render_markdown(run: Run, template: Template) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="smaller sizes and shorter loads (about 3.5 minutes)"
+        "--quick", action="store_true", help="smaller sizes and shorter loads (about 8 minutes)"
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -270,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         measurements.append(measure_dashboard_cost(histories, feed, plan))
         measurements.append(measure_rollup_cost(histories, plan))
 
+    say("the measurements with their own commands")
+    own_runs = [run_own(each, quick=plan is QUICK) for each in OWN_RUNS]
+
     run = Run(
         plan=plan,
         command=command,
@@ -278,12 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine=machine,
         cpu=(cpu_start, CpuClock.read()),
         measurements=sorted(measurements, key=lambda each: each.number),
+        own_runs=own_runs,
     )
     markdown = render_markdown(run, template)
     DOCS.write_text(markdown)
     results = markdown.split("## Results")[1].split("## How")[0].strip()
     print("\n" + results + "\n")
-    failed = sum(len(each.failures) for each in measurements)
+    failed = sum(len(each.failures) for each in measurements) + sum(
+        1 for each in own_runs if each.exit_code != 0
+    )
     say(f"wrote {DOCS.relative_to(ROOT)} in {run.seconds / 60:.1f} min; {failed} check(s) failed")
     return 1 if failed else 0
 
