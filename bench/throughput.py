@@ -132,20 +132,34 @@ def warm_workers(
 
 
 def callable_starts(suite: EmulatorSuite) -> Callable[[AppUser], Attempt]:
-    """Our start: ``trackGeneration``, each user on its own HTTP session."""
+    """Our start and end: ``trackGeneration`` then the owner's cancel, each user on its
+    own HTTP session."""
 
     def attempt_for(user: AppUser) -> Attempt:
         api = CallableClient(suite.function_url(""), requests.Session())
         rng = random.Random(user.uid)
-        return lambda: api.call(
-            "trackGeneration", {"type": rng.choice(TYPES), "prompt": PROMPT}, id_token=user.id_token
-        )
+
+        def start_and_end() -> None:
+            started = api.call(
+                "trackGeneration",
+                {"type": rng.choice(TYPES), "prompt": PROMPT},
+                id_token=user.id_token,
+            )
+            # Ended at once, as the per-user cap on generations processing wants.
+            api.call(
+                "updateGenerationStatus",
+                {"generationId": started["generationId"], "status": "canceled"},
+                id_token=user.id_token,
+            )
+
+        return start_and_end
 
     return attempt_for
 
 
 def baseline_starts(suite: EmulatorSuite) -> Callable[[AppUser], Attempt]:
-    """The baseline's start: the client writes its own generation document."""
+    """The baseline's start and end: the client writes its own generation document,
+    then its status."""
 
     def attempt_for(user: AppUser) -> Attempt:
         rest = FirestoreAdminRest(suite.url("firestore"), suite.project, requests.Session())
@@ -161,7 +175,9 @@ def baseline_starts(suite: EmulatorSuite) -> Callable[[AppUser], Attempt]:
                 "status": {"stringValue": "processing"},
                 "createdAt": {"timestampValue": created},
             }
-            rest.write(f"{BASELINE_COLLECTION}/{uuid.uuid4().hex}", fields)
+            path = f"{BASELINE_COLLECTION}/{uuid.uuid4().hex}"
+            rest.write(path, fields)
+            rest.write(path, {**fields, "status": {"stringValue": "canceled"}})  # and its end
 
         return write
 
