@@ -3,6 +3,8 @@ and a worker reports how they ended, so the live feed has something to show.
 
 Everything goes through the public callables with Auth-emulator ID tokens,
 exactly as apps and workers would call them; nothing writes Firestore directly.
+Completed generations carry real outputs (pictures, WebM clips, WAV sounds,
+text) that the worker serves from a loopback port for the dashboard to show.
 
     python scripts/demo_traffic.py --auth-url http://127.0.0.1:9099 \\
         --functions-url http://127.0.0.1:5001/demo-generations-live/us-central1
@@ -11,6 +13,7 @@ exactly as apps and workers would call them; nothing writes Firestore directly.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import random
@@ -19,11 +22,13 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from demo_outputs import OutputServer, render
 from generations_live.domain.signatures import SIGNATURE_HEADER, sign
 from harness.clients import AppUser, AuthEmulator, CallableClient, CallableError
 from harness.emulators import PROJECT_ID, local_webhook_secret
@@ -72,6 +77,8 @@ RETRY_CHANCE = 0.1
 # Credits a simulated purchase buys when a creator's quote says they are short.
 PURCHASE_CREDITS = 100
 FEED_EVERY_TICKS = 10
+# The completion fields a backend without outputs refuses as unknown.
+OUTPUT_FIELDS = ("outputs", "preview")
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,21 @@ class _Pending:
     outcome: str
     started_at: float
     due_at: float
+    kind: str
+    prompt: str
+    batch_size: int
+    # Draws the outputs, so a seeded demo makes the same pictures each run.
+    output_seed: int
+
+
+@dataclass
+class _Worker:
+    """The render worker: its account, the server its outputs are fetched
+    from, and whether the backend takes outputs at all (an older one does not)."""
+
+    user: AppUser
+    outputs: OutputServer
+    sends_outputs: bool = True
 
 
 def run_demo(
@@ -102,26 +124,30 @@ def run_demo(
     # The Admin SDK does not check expiry of Auth-emulator tokens, so these
     # last as long as the demo does without refreshing.
     creators = [auth.create_user(display_name=name) for name in rng.sample(CREATORS, users)]
-    worker = auth.create_user(display_name="Render Worker", claims={"worker": True})
+    worker_user = auth.create_user(display_name="Render Worker", claims={"worker": True})
     log.info("signed up %s and a worker", ", ".join(str(c.display_name) for c in creators))
 
     payments = _PaymentProvider(functions_base_url, rng)
     pending: list[_Pending] = []
     ticks = 0
-    while not stop.wait(tick_s):
-        ticks += 1
-        now = time.monotonic()
-        for item in [p for p in pending if p.due_at <= now]:
-            if stop.is_set():
-                break
-            pending.remove(item)
-            _settle(client, item, worker, rng, now)
-        if rng.random() < START_CHANCE_PER_TICK:
-            started = _start(client, payments, rng.choice(creators), rng)
-            if started is not None:
-                pending.append(started)
-        if ticks % FEED_EVERY_TICKS == 0:
-            _show_feed(client, creators[0])
+    # Stopped on the way out, however the loop ends, so no port stays open.
+    with OutputServer() as outputs:
+        log.info("the worker serves its outputs at %s", outputs.base_url)
+        worker = _Worker(worker_user, outputs)
+        while not stop.wait(tick_s):
+            ticks += 1
+            now = time.monotonic()
+            for item in [p for p in pending if p.due_at <= now]:
+                if stop.is_set():
+                    break
+                pending.remove(item)
+                _settle(client, item, worker, rng, now)
+            if rng.random() < START_CHANCE_PER_TICK:
+                started = _start(client, payments, rng.choice(creators), rng)
+                if started is not None:
+                    pending.append(started)
+            if ticks % FEED_EVERY_TICKS == 0:
+                _show_feed(client, creators[0])
     log.info("stopped with %d generations still in progress", len(pending))
 
 
@@ -203,11 +229,21 @@ def _start(
     if outcome == "canceled":
         run_time *= rng.uniform(0.2, 0.6)  # owners give up partway, not at the end
     now = time.monotonic()
-    return _Pending(generation_id, creator, outcome, started_at=now, due_at=now + run_time)
+    return _Pending(
+        generation_id,
+        creator,
+        outcome,
+        started_at=now,
+        due_at=now + run_time,
+        kind=kind,
+        prompt=str(request["prompt"]),
+        batch_size=int(request["batchSize"]),
+        output_seed=rng.getrandbits(32),
+    )
 
 
 def _settle(
-    client: CallableClient, item: _Pending, worker: AppUser, rng: random.Random, now: float
+    client: CallableClient, item: _Pending, worker: _Worker, rng: random.Random, now: float
 ) -> None:
     update: dict[str, Any] = {"generationId": item.generation_id, "status": item.outcome}
     if item.outcome == "canceled":
@@ -219,10 +255,67 @@ def _settle(
     if item.outcome == "failed":
         code, message = rng.choice(FAILURES)
         update["error"] = {"code": code, "message": message}
-    if _call(client, "updateGenerationStatus", update, worker) is None:
+    elif worker.sends_outputs:
+        update |= _output_fields(item, worker.outputs)
+    if _complete(client, update, worker) is None:
         return
-    detail = f": {update['error']['code']}" if "error" in update else ""
+    if "error" in update:
+        detail = f": {update['error']['code']}"
+    elif "outputs" in update:
+        detail = f" with {len(update['outputs'])} output(s)"
+    else:
+        detail = ""
     log.info("%-9s %s after %.1f s%s", item.outcome, item.generation_id, duration_ms / 1000, detail)
+
+
+def _output_fields(item: _Pending, server: OutputServer) -> dict[str, Any]:
+    """``outputs`` and ``preview`` of a completed generation: what the worker
+    made, published on its server (text goes inline)."""
+    # At most batchSize outputs: a batch of images gives one each, the rest one.
+    rendered = render(item.kind, item.prompt, item.output_seed, item.batch_size)
+    fields: dict[str, Any] = {}
+    if rendered.text is not None:
+        fields["outputs"] = [{"text": rendered.text, "contentType": "text/plain"}]
+    else:
+        fields["outputs"] = [
+            media.report(server.publish(item.owner.uid, item.generation_id, index, media))
+            for index, media in enumerate(rendered.files)
+        ]
+    if rendered.preview is not None:
+        fields["preview"] = base64.b64encode(rendered.preview).decode("ascii")
+    return fields
+
+
+def _complete(client: CallableClient, update: dict[str, Any], worker: _Worker) -> Any:
+    """Report the end as the worker; against a backend that refuses outputs,
+    say so once and from then on report ends without them."""
+    if not any(name in update for name in OUTPUT_FIELDS):
+        return _call(client, "updateGenerationStatus", update, worker.user)
+    try:
+        return _call(
+            client, "updateGenerationStatus", update, worker.user, raise_if=_refuses_outputs
+        )
+    except CallableError as error:
+        worker.sends_outputs = False
+        log.warning(
+            "updateGenerationStatus refused the outputs (%s): completing without them from now on",
+            error.message,
+        )
+    bare = {name: value for name, value in update.items() if name not in OUTPUT_FIELDS}
+    return _call(client, "updateGenerationStatus", bare, worker.user)
+
+
+def _refuses_outputs(error: CallableError) -> bool:
+    """An invalid-argument naming ``outputs`` or ``preview``: either a backend
+    that predates them or one that refuses these; the end is reported anyway."""
+    if error.code != "invalid-argument":
+        return False
+    problems = error.details.get("errors") if isinstance(error.details, dict) else None
+    if isinstance(problems, list):
+        fields = [str(p.get("field", "")) for p in problems if isinstance(p, dict)]
+        return any(field.startswith(OUTPUT_FIELDS) for field in fields)
+    # No field list: the message is all there is to go by.
+    return any(name in error.message for name in OUTPUT_FIELDS)
 
 
 def _show_feed(client: CallableClient, reader: AppUser) -> None:
@@ -232,11 +325,21 @@ def _show_feed(client: CallableClient, reader: AppUser) -> None:
         log.info("feed      newest %d: %s", statuses.total(), dict(sorted(statuses.items())))
 
 
-def _call(client: CallableClient, name: str, data: Any, user: AppUser) -> Any:
-    """Call as ``user``; a refusal or a lost connection is logged, not fatal."""
+def _call(
+    client: CallableClient,
+    name: str,
+    data: Any,
+    user: AppUser,
+    *,
+    raise_if: Callable[[CallableError], bool] | None = None,
+) -> Any:
+    """Call as ``user``; a refusal or a lost connection is logged, not fatal,
+    except the refusals ``raise_if`` picks out, which the caller handles."""
     try:
         return client.call(name, data, id_token=user.id_token)
     except CallableError as error:
+        if raise_if is not None and raise_if(error):
+            raise
         log.warning("%s refused for %s: %s", name, user.display_name, error)
     except requests.RequestException as error:
         log.warning("%s did not reach the emulator: %s", name, error)

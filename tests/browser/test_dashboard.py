@@ -17,7 +17,7 @@ import requests
 from playwright.sync_api import Locator, Page, Request, ViewportSize, expect
 
 from generations_live.domain.lifecycle import GenerationType
-from harness.clients import AppUser, AuthEmulator, CallableClient
+from harness.clients import AppUser, AuthEmulator, CallableClient, grant_credits
 from harness.emulators import ROOT, EmulatorSuite, run_operator_command
 
 # Generous: the page loads the SDK and opens its streams on a 2-core machine
@@ -148,13 +148,7 @@ def track(api: CallableClient, creator: AppUser, **fields: Any) -> str:
 
 
 def grant(api: CallableClient, admin: AppUser, receiver: AppUser, amount: int) -> None:
-    data = {
-        "userId": receiver.uid,
-        "amount": amount,
-        "reason": "browser test",
-        "grantId": f"browser-{uuid.uuid4().hex}",
-    }
-    api.call("grantCredits", data, id_token=admin.id_token)
+    grant_credits(api, admin, receiver, amount, "browser test")
 
 
 def settle(api: CallableClient, caller: AppUser, generation_id: str, status: str) -> None:

@@ -1,7 +1,8 @@
-"""The dashboard's pure modules (web/dashboard/messages.js, credits.js and the
-helpers of format.js), run by Node as the browser runs them: what the page
-says for each refusal, the credits it shows, the cards' shares and which feed
-rows it highlights. No emulator: each case is a plain value in, a value out.
+"""The dashboard's pure modules (web/dashboard/messages.js, credits.js,
+outputs.js and the helpers of format.js), run by Node as the browser runs them:
+what the page says for each refusal, the credits it shows, the cards' shares,
+which feed rows it highlights, and what a row shows of a generation's result.
+No emulator: each case is a plain value in, a value out.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def run_js(body: str) -> Any:
         pytest.fail("node is not on PATH: the dashboard's modules run in Node 20+")
     imports = "\n".join(
         f'import * as {name} from "{(DASHBOARD / f"{name}.js").as_uri()}";'
-        for name in ("messages", "credits", "format")
+        for name in ("messages", "credits", "format", "outputs")
     )
     script = f"{imports}\nconst result = await (async () => {{ {body} }})();\n"
     script += "process.stdout.write(JSON.stringify(result));\n"
@@ -236,3 +237,225 @@ def test_only_rows_newer_than_what_was_shown_are_news() -> None:
         """
     )
     assert fresh == [[], ["new"], ["new", "known", "moved-up", "no-time"]]
+
+
+# A BlurHash of 4 x 3 components (the sample of blurha.sh), and a 1 x 1 PNG.
+BLURHASH = "LEHV6nWB2yk8pyo0adR*.7kCMdnj"
+PIXEL_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+    "AAAABJRU5ErkJggg=="
+)
+
+
+def test_a_preview_is_shown_from_a_data_url_built_from_its_bytes() -> None:
+    urls = run_js(
+        f"""
+        const base64 = {json.dumps(PIXEL_PNG_BASE64)};
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const firestoreBytes = {{ toBase64: () => base64 }};
+        const big = new Uint8Array(200_000).fill(7);
+        return [
+          outputs.previewDataUrl(firestoreBytes),
+          outputs.previewDataUrl(bytes, "image/png"),
+          outputs.previewDataUrl(base64, "image/png"),
+          outputs.previewDataUrl(big).length,
+          outputs.previewDataUrl(firestoreBytes, "text/html"),
+          outputs.previewDataUrl("not base64 <script>"),
+          outputs.previewDataUrl(null),
+          outputs.previewDataUrl({{}}),
+        ];
+        """
+    )
+    from_bytes_object, from_array, from_string, big_length, *refused = urls
+    assert from_bytes_object == f"data:image/webp;base64,{PIXEL_PNG_BASE64}"
+    assert from_array == from_string == f"data:image/png;base64,{PIXEL_PNG_BASE64}"
+    # Large arrays are encoded in chunks: 200,000 bytes make 266,668 base64 characters.
+    assert big_length == len("data:image/webp;base64,") + 266_668
+    assert refused == [None, None, None, None]
+
+
+def test_a_row_shows_a_preview_an_icon_an_excerpt_or_nothing() -> None:
+    preview = {"blurhash": BLURHASH, "width": 320, "height": 180}
+    generations = {
+        "image": {"type": "image", "prompt": "a fox", "preview": preview, "outputCount": 1},
+        "waveform": {"type": "audio", "prompt": "rain", "preview": preview, "outputCount": 1},
+        "audio": {"type": "audio", "prompt": "rain", "preview": None, "outputCount": 1},
+        "text": {"type": "text", "prompt": "a poem", "preview": None, "textExcerpt": "Roses"},
+        "video without preview": {"type": "video", "prompt": "waves", "outputCount": 1},
+        "processing": {"type": "image", "prompt": "a fox", "preview": None, "outputCount": None},
+        "private": {"type": "image", "prompt": None, "preview": preview, "textExcerpt": "x"},
+        "hidden": {"type": "image", "prompt": "a fox", "preview": preview, "hidden": True},
+        "broken hash": {
+            "type": "image",
+            "prompt": "a fox",
+            "preview": {**preview, "blurhash": "x"},
+        },
+        "no size": {"type": "image", "prompt": "a fox", "preview": {**preview, "width": 0}},
+        "blank excerpt": {"type": "text", "prompt": "a poem", "textExcerpt": "  "},
+    }
+    shown = run_js(
+        f"""
+        const generations = {json.dumps(generations)};
+        return Object.fromEntries(Object.entries(generations).map(
+          ([name, generation]) => [name, outputs.rowResult(generation)]));
+        """
+    )
+    kinds = {name: result["kind"] for name, result in shown.items()}
+    assert kinds == {
+        "image": "preview",
+        "waveform": "preview",
+        "audio": "icon",
+        "text": "excerpt",
+        "video without preview": "none",
+        "processing": "none",
+        "private": "none",
+        "hidden": "none",
+        "broken hash": "none",
+        "no size": "none",
+        "blank excerpt": "none",
+    }
+    assert shown["image"] == {"kind": "preview", "preview": preview, "audio": False}
+    assert shown["waveform"]["audio"] is True
+    assert shown["text"]["text"] == "Roses"
+
+
+def test_a_placeholder_is_decoded_small_in_the_previews_shape() -> None:
+    decoded = run_js(
+        f"""
+        const preview = {{ blurhash: "{BLURHASH}", width: 320, height: 180 }};
+        const wide = outputs.placeholderPixels(preview);
+        const tall = outputs.placeholderSize({{ width: 10, height: 4000 }});
+        const average = [0, 1, 2].map((channel) => {{
+          let sum = 0;
+          for (let at = channel; at < wide.pixels.length; at += 4) sum += wide.pixels[at];
+          return Math.round(sum / (wide.pixels.length / 4));
+        }});
+        return {{ width: wide.width, height: wide.height, length: wide.pixels.length,
+          alpha: wide.pixels[3], average, tall }};
+        """
+    )
+    assert (decoded["width"], decoded["height"]) == (32, 18)
+    assert decoded["length"] == 32 * 18 * 4
+    assert decoded["alpha"] == 255
+    # The sample hash is of a warm, mostly brown-grey picture: not black, not blank.
+    assert all(40 < channel < 220 for channel in decoded["average"]), decoded["average"]
+    assert decoded["tall"] == {"width": 1, "height": 32}
+
+
+def test_regenerate_asks_for_the_same_generation_again_under_a_new_request_id() -> None:
+    record = {
+        "type": "video",
+        "engine": "klingai",
+        "prompt": "a comet over the sea",
+        "batchSize": 2,
+        "visibility": "private",
+        "requestId": "web-old",
+        "cost": 20,
+        "status": "completed",
+        "userEmail": "someone@example.com",
+    }
+    first, second, default_engine = run_js(
+        f"""
+        const record = {json.dumps(record)};
+        return [
+          outputs.regenerateRequest(record, "gen-1"),
+          outputs.regenerateRequest(record, "gen-1"),
+          outputs.regenerateRequest({{ ...record, engine: null, visibility: "public" }}, "gen-2",
+            "web-fixed"),
+        ];
+        """
+    )
+    for request in (first, second):
+        assert {key: request[key] for key in ("type", "engine", "prompt", "batchSize")} == {
+            "type": "video",
+            "engine": "klingai",
+            "prompt": "a comet over the sea",
+            "batchSize": 2,
+        }
+        assert request["visibility"] == "private"
+        assert request["regeneratedFrom"] == "gen-1"
+        assert re.fullmatch(r"web-[0-9a-f-]{36}", request["requestId"]), request
+        assert set(request) == {
+            "type",
+            "engine",
+            "prompt",
+            "batchSize",
+            "visibility",
+            "requestId",
+            "regeneratedFrom",
+        }
+    assert first["requestId"] != second["requestId"] != record["requestId"]
+    # No engine in the record: the backend's default is asked for again.
+    assert default_engine == {
+        "type": "video",
+        "prompt": "a comet over the sea",
+        "batchSize": 2,
+        "visibility": "public",
+        "requestId": "web-fixed",
+        "regeneratedFrom": "gen-2",
+    }
+
+
+def test_use_this_prompt_and_alt_texts_share_only_public_prompts() -> None:
+    fields, private, hidden, alts = run_js(
+        """
+        const entry = { type: "image", engine: "flux", prompt: "a fox", userId: "u1" };
+        return [
+          outputs.promptFields(entry),
+          outputs.promptFields({ ...entry, prompt: null }),
+          outputs.promptFields({ ...entry, hidden: true }),
+          [outputs.altText(entry), outputs.altText({ type: "image", prompt: null }),
+           outputs.altText({ type: "video", prompt: "  " }), outputs.altText({ type: "audio" })],
+        ];
+        """
+    )
+    assert fields == {"type": "image", "engine": "flux", "prompt": "a fox"}
+    assert private is None
+    assert hidden is None
+    assert alts == [
+        "a fox",
+        "Preview of an image generation",
+        "Preview of a video generation",
+        "Preview of an audio generation",
+    ]
+
+
+def test_only_https_and_loopback_outputs_are_loaded() -> None:
+    views = run_js(
+        """
+        return [
+          { url: "https://storage.googleapis.com/b/o.png?X-Goog-Signature=1",
+            contentType: "image/png", width: 64, height: 64, bytes: 900 },
+          { url: "http://127.0.0.1:8765/clip.mp4", contentType: "video/mp4", durationMs: 4000 },
+          { url: "https://cdn.example.com/a.mp3", contentType: "audio/mpeg" },
+          { text: "Once upon a time", contentType: "text/plain" },
+          { url: "https://cdn.example.com/model.glb", contentType: "model/gltf-binary" },
+          { url: "javascript:alert(1)", contentType: "image/png" },
+          { url: "http://example.com/a.png", contentType: "image/png" },
+          { url: "data:image/png;base64,AAAA", contentType: "image/png" },
+          { contentType: "image/png" },
+        ].map(outputs.outputView).map((view) => [view.kind, view.url ?? view.text ?? null]);
+        """
+    )
+    assert views == [
+        ["image", "https://storage.googleapis.com/b/o.png?X-Goog-Signature=1"],
+        ["video", "http://127.0.0.1:8765/clip.mp4"],
+        ["audio", "https://cdn.example.com/a.mp3"],
+        ["text", "Once upon a time"],
+        ["file", "https://cdn.example.com/model.glb"],
+        ["unavailable", None],
+        ["unavailable", None],
+        ["unavailable", None],
+        ["unavailable", None],
+    ]
+
+
+def test_durations_and_sizes_read_short() -> None:
+    said = run_js(
+        "return [[850, 12400, 125000, null, -1].map(format.duration),"
+        " [900, 24576, 3.5e6, undefined].map(format.fileSize)];"
+    )
+    assert said == [
+        ["850 ms", "12.4 s", "2 min 5 s", "\u2013", "\u2013"],
+        ["900 B", "24 KB", "3.3 MB", ""],
+    ]

@@ -20,6 +20,7 @@ from harness.emulators import EmulatorSuite
 PUBLIC_FIELDS = {
     "id", "userId", "userName", "type", "engine", "prompt", "status", "batchSize",
     "createdAt", "updatedAt", "completedAt", "durationMs", "errorCode", "hidden", "expireAt",
+    "preview", "outputCount", "textExcerpt",
 }  # fmt: skip
 
 

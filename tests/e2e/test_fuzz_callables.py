@@ -7,6 +7,8 @@ declared error code, never ``internal``, and a refused call writes nothing.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import time
@@ -19,8 +21,10 @@ import requests
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from generations_live.domain.documents import generation_id_for_request
+from generations_live.domain.outputs import OUTPUTS_PREFIX
 from generations_live.domain.signatures import SIGNATURE_HEADER, sign
 from generations_live.entrypoints.edge import request_model
 from generations_live.entrypoints.registry import DEPLOYED
@@ -95,6 +99,39 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     )
 
 
+def _tiny_png() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+TINY_PNG = _tiny_png()
+
+
+def output_shaped(generation_id: str, uid: str) -> st.SearchStrategy[Any]:
+    """Output references near the rules: the generation's own prefix, others', hosts."""
+    uris = st.sampled_from(
+        [
+            f"gs://{PROJECT_ID}.appspot.com/{OUTPUTS_PREFIX}{uid}/{generation_id}/0.png",
+            f"gs://{PROJECT_ID}.appspot.com/{OUTPUTS_PREFIX}someone/{generation_id}/0.png",
+            "gs://another-bucket/x.png",
+            "https://evil.example.com/0.png",
+            "http://127.0.0.1:9/0.png",
+            "http://169.254.169.254/latest",
+            "javascript:alert(1)",
+        ]
+    )
+    return st.fixed_dictionaries(
+        {"contentType": maybe(st.sampled_from(["image/png", "image/svg+xml", "text/plain"]))},
+        optional={
+            "uri": maybe(st.one_of(uris, HOSTILE)),
+            "text": maybe(st.one_of(st.just("hello"), HOSTILE)),
+            "width": maybe(st.integers(min_value=-1, max_value=40_000)),
+            "bytes": maybe(st.integers(min_value=-1, max_value=2**41)),
+        },
+    )
+
+
 def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[Any]:
     """Payloads shaped like real requests, so handlers run past validation."""
     types = st.sampled_from(["image", "video", "audio", "text"])
@@ -114,6 +151,7 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
                 "requestId": maybe(st.from_regex(r"[A-Za-z0-9_-]{8,20}", fullmatch=True)),
                 "visibility": maybe(st.sampled_from(["public", "private"])),
                 "mode": maybe(st.sampled_from(["create", "edit"])),
+                "regeneratedFrom": maybe(st.sampled_from([generation_id, "no-such-generation"])),
             },
         ),
         "updateGenerationStatus": st.fixed_dictionaries(
@@ -124,7 +162,12 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
             optional={
                 "durationMs": maybe(st.integers(min_value=0, max_value=600_000_000)),
                 "error": maybe(st.fixed_dictionaries({"code": st.just("oom")})),
+                "outputs": maybe(st.lists(output_shaped(generation_id, uid), max_size=9)),
+                "preview": maybe(st.sampled_from([TINY_PNG, "bm90IGFuIGltYWdl", "***", ""])),
             },
+        ),
+        "getGenerationOutputs": st.fixed_dictionaries(
+            {"generationId": maybe(st.sampled_from([generation_id, "no-such-generation"]))}
         ),
         "getLiveGenerations": st.fixed_dictionaries(
             {},

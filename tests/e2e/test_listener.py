@@ -7,7 +7,9 @@ honour the filters; and refuse signed-out readers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import queue
 import shutil
@@ -20,17 +22,21 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from PIL import Image
 
 from harness.clients import AppUser, CallableClient
-from harness.emulators import ROOT, EmulatorSuite
+from harness.emulators import PROJECT_ID, ROOT, EmulatorSuite
 
 PROBE = Path(__file__).with_name("listener_probe.mjs")
 # Generous on purpose: Node starts, loads the SDK and opens a gRPC stream on a
 # 2-core machine that is also running every emulator. Speed is measured, not asserted.
 DEADLINE_S = 30.0
+# The project's default bucket, as the Functions emulator describes it.
+BUCKET = f"{PROJECT_ID}.appspot.com"
 PUBLIC_FIELDS = {
     "id", "userId", "userName", "type", "engine", "prompt", "status", "batchSize",
     "createdAt", "updatedAt", "completedAt", "durationMs", "errorCode", "hidden", "expireAt",
+    "preview", "outputCount", "textExcerpt",
 }  # fmt: skip
 
 
@@ -246,6 +252,35 @@ def test_the_feed_updates_itself_when_a_generation_starts_and_completes(
     completed = done.by_id[generation_id]
     assert (completed["durationMs"], completed["createdAt"]) == (1500, entry["createdAt"])
     assert isinstance(completed["completedAt"], str)
+
+
+def test_a_completion_brings_the_preview_placeholder_not_the_image(
+    api: CallableClient, user: AppUser, worker: AppUser, listeners: Listeners
+) -> None:
+    feed = listeners.open()
+    feed.first_snapshot()
+    generation_id = track(api, user, batchSize=2)
+    feed.wait_for(lambda s: generation_id in s.ids, "the started generation")
+    image = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 30, 90)).save(image, format="PNG")
+    prefix = f"gs://{BUCKET}/generations/{user.uid}/{generation_id}"
+    report = {
+        "generationId": generation_id,
+        "status": "completed",
+        "outputs": [{"uri": f"{prefix}/{n}.png", "contentType": "image/png"} for n in range(2)],
+        "preview": base64.b64encode(image.getvalue()).decode(),
+    }
+    api.call("updateGenerationStatus", report, id_token=worker.id_token)
+    done = feed.wait_for(
+        lambda s: s.by_id.get(generation_id, {}).get("status") == "completed", "the completion"
+    )
+    entry = done.by_id[generation_id]
+    assert set(entry) == PUBLIC_FIELDS
+    assert entry["outputCount"] == 2
+    assert (entry["preview"]["width"], entry["preview"]["height"]) == (320, 240)
+    assert len(entry["preview"]["blurhash"]) >= 6
+    # The listener gets the placeholder; the image stays in its own document.
+    assert len(json.dumps(entry)) < 1024
 
 
 def test_a_private_generation_arrives_without_its_prompt(

@@ -60,6 +60,9 @@ BAD_CALLS = [
     ("getGenerationAnalytics", {"days": 7, "userId": "x"}, "userId"),
     ("getBillingAnalytics", {"days": 91}, "days"),
     ("getUserUsage", {"days": 91}, "days"),
+    ("getGenerationOutputs", {"generationId": "a/b"}, "generationId"),
+    ("getGenerationOutputs", {}, "generationId"),
+    ("trackGeneration", {**GOOD_TRACK, "regeneratedFrom": "../x"}, "regeneratedFrom"),
     ("getUserUsage", {"days": "7"}, "days"),
     ("grantCredits", {**GOOD_GRANT, "amount": 0}, "amount"),
     ("grantCredits", {**GOOD_GRANT, "amount": 10**9}, "amount"),
@@ -113,6 +116,7 @@ def test_bad_input_is_invalid_argument_naming_the_field(
         ("grantCredits", GOOD_GRANT),
         ("getGenerationAnalytics", {"days": 7}),
         ("getBillingAnalytics", {"days": 7}),
+        ("getGenerationOutputs", {"generationId": "g1"}),
     ],
 )
 @pytest.mark.parametrize("token", [None, "not-a-token"])

@@ -7,6 +7,8 @@ a bounded budget, a uid with no data, and the operator command."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import uuid
 from dataclasses import dataclass, replace
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from PIL import Image
 
 from generations_live.adapters import collections
 from generations_live.adapters.config import settings
@@ -33,6 +36,7 @@ from generations_live.domain.models import (
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
+from generations_live.domain.settings import OutputPolicy
 from generations_live.entrypoints import cli
 from generations_live.services import billing, deletion, moderation, rollups, tracking
 from harness.state import every_document, invariant_violations
@@ -58,6 +62,27 @@ def person(uid: str, name: str) -> Caller:
     )
 
 
+OUTPUTS = OutputPolicy(bucket="demo-outputs")
+
+
+def _tiny_png() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 40, 200)).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+PREVIEW = _tiny_png()
+
+
+def outputs_of(db: firestore.Client, uid: str) -> set[str]:
+    """Paths of the user's preview and output records."""
+    return {
+        snapshot.reference.path
+        for name in (collections.PREVIEWS, collections.GENERATION_OUTPUTS)
+        for snapshot in db.collection(name).where(filter=FieldFilter("userId", "==", uid)).stream()
+    }
+
+
 @dataclass
 class Traffic:
     """What one user left behind: the strings that must all disappear with them."""
@@ -80,10 +105,19 @@ def start(store: GenerationStore, caller: Caller, prompt: str, **fields: Any) ->
 
 
 def report(store: GenerationStore, caller: Caller, generation_id: str, status: str) -> None:
+    """Report the outcome; a completion carries an output and a preview, kept apart
+    from the generation's documents (and erased with them)."""
+    fields: dict[str, Any] = {}
+    if status == "completed":
+        owner = store.generation_owner(generation_id)
+        uri = f"gs://{OUTPUTS.bucket}/generations/{owner}/{generation_id}/0.png"
+        fields = {"outputs": [{"uri": uri, "contentType": "image/png"}], "preview": PREVIEW}
     request = UpdateGenerationStatusRequest.model_validate(
-        {"generationId": generation_id, "status": status, "durationMs": 1500}
+        {"generationId": generation_id, "status": status, "durationMs": 1500, **fields}
     )
-    tracking.update_generation_status(store, caller, request, datetime.now(UTC))
+    tracking.update_generation_status(
+        store, caller, request, datetime.now(UTC), output_policy=OUTPUTS
+    )
 
 
 def make_traffic(store: GenerationStore, caller: Caller, count: int) -> Traffic:
@@ -202,6 +236,8 @@ def test_a_user_erases_their_own_data_and_the_rest_stays_exact(world: World) -> 
     assert answer["anonymised"]["windows"] >= 1
     assert leftovers(db, alice.personal) == {}
     assert generations_of(db, "alice") == set()
+    assert outputs_of(db, "alice") == set()
+    assert outputs_of(db, "bob") != set()
     # Everything else still adds up: ledger audit, both halves, claims, and the
     # rollups (run again) against a recount, through the check the CLI uses.
     assert invariant_violations(db) == {}

@@ -3,6 +3,8 @@ lose both halves, everything else stays, runs are bounded and repeatable."""
 
 from __future__ import annotations
 
+import base64
+import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,12 +13,14 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
+from PIL import Image
 
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.domain.credits import CreditPolicy
 from generations_live.domain.identity import Caller
 from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+from generations_live.domain.settings import OutputPolicy
 from generations_live.services import maintenance, tracking
 from harness.callers import member
 from harness.history import UNLIMITED_STARTS
@@ -32,6 +36,7 @@ SETTINGS = replace(
 ALICE = member("alice", {"name": "Alice"})
 BOB = member("bob", {"name": "Bob"})
 WORKER = member("worker-1", {"worker": True})
+OUTPUTS = OutputPolicy(bucket="demo-outputs")
 
 
 @pytest.fixture
@@ -51,11 +56,21 @@ def start(store: GenerationStore, caller: Caller = ALICE) -> str:
     return generation_id
 
 
-def complete(store: GenerationStore, generation_id: str) -> None:
+def complete(store: GenerationStore, generation_id: str, *, with_outputs: bool = False) -> None:
+    fields: dict[str, Any] = {}
+    if with_outputs:
+        uri = f"gs://{OUTPUTS.bucket}/generations/alice/{generation_id}/0.png"
+        fields = {"outputs": [{"uri": uri, "contentType": "image/png"}], "preview": preview()}
     request = UpdateGenerationStatusRequest.model_validate(
-        {"generationId": generation_id, "status": "completed"}
+        {"generationId": generation_id, "status": "completed", **fields}
     )
-    tracking.update_generation_status(store, WORKER, request, now())
+    tracking.update_generation_status(store, WORKER, request, now(), output_policy=OUTPUTS)
+
+
+def preview() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 120, 60)).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
 
 
 def halves(uid: str, generation_id: str) -> set[str]:
@@ -75,7 +90,7 @@ def test_cleanup_deletes_only_expired_generations(
     db: firestore.Client, store: GenerationStore
 ) -> None:
     old_alice, old_bob = start(store), start(store, BOB)
-    complete(store, old_alice)
+    complete(store, old_alice, with_outputs=True)
     recent = start(store)
     complete(store, recent)
     backdate(db, "alice", old_alice, expired_at())
@@ -83,7 +98,9 @@ def test_cleanup_deletes_only_expired_generations(
     # Analytics events are another job's to remove, even those of deleted generations.
     db.document(f"generation_events/{old_alice}-start").set({"at": expired_at()})
     before = every_document(db)
-    deleted_paths = halves("alice", old_alice) | halves("bob", old_bob)
+    # A preview and an output record go with their generation.
+    produced = {f"previews/{old_alice}", f"generation_outputs/{old_alice}"}
+    deleted_paths = halves("alice", old_alice) | halves("bob", old_bob) | produced
     assert deleted_paths <= set(before)
     assert any(path.startswith("billing/alice/ledger/") for path in before)
     assert any(path.startswith("users/bob/usage/") for path in before)
@@ -135,8 +152,9 @@ def test_runs_are_bounded_and_the_next_run_continues(
 def test_deleting_more_than_one_batched_write_holds_and_repeats(
     db: firestore.Client, store: GenerationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 300 generations are 600 deletes: more than one batched write may carry
-    # (500), though the emulator does not enforce it, so commits are recorded.
+    # 300 generations are 1200 deletes (both halves, the preview and the output
+    # record): more than one batched write may carry (500), though the emulator
+    # does not enforce it, so commits are recorded.
     generations = [(f"gen-{n:04d}", f"user-{n % 7}") for n in range(300)]
     for first in range(0, len(generations), 200):
         batch = db.batch()
@@ -155,7 +173,7 @@ def test_deleting_more_than_one_batched_write_holds_and_repeats(
 
     monkeypatch.setattr(WriteBatch, "commit", recording_commit)
     store.delete_generations(generations)
-    assert committed == [500, 100]
+    assert committed == [500, 500, 200]
     store.delete_generations(generations)  # all already gone: no error
     assert every_document(db) == {}
 

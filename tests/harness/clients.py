@@ -225,6 +225,19 @@ class FirestoreAdminRest:
         reply.raise_for_status()
 
 
+def grant_credits(
+    api: CallableClient, admin: AppUser, receiver: AppUser, amount: int, reason: str
+) -> None:
+    """Grant ``receiver`` ``amount`` credits through ``grantCredits``, as a new grant each call."""
+    grant = {
+        "userId": receiver.uid,
+        "amount": amount,
+        "reason": reason,
+        "grantId": f"grant-{uuid.uuid4().hex}",
+    }
+    api.call("grantCredits", grant, id_token=admin.id_token)
+
+
 def grant_each(
     api: CallableClient, admin: AppUser, users: list[AppUser], amount: int, reason: str
 ) -> None:

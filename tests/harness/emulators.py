@@ -41,6 +41,10 @@ FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
 # The Functions emulator reads secret parameters from this git-ignored file.
 LOCAL_SECRETS = ROOT / "functions" / ".secret.local"
 WEBHOOK_SECRET_NAME = "PAYMENT_WEBHOOK_SECRET"
+# A service-account key the local functions sign output URLs with (git-ignored
+# and left out of deploys as ``*.local``); the variable names it to them.
+LOCAL_OUTPUT_SIGNING_KEY = ROOT / "functions" / "output-signing-key.json.local"
+OUTPUT_SIGNING_KEY_VARIABLE = "OUTPUT_SIGNING_KEY_FILE"
 # The dashboard as scripts/build_web.sh builds it; Hosting serves a per-run copy.
 WEB_DIST = ROOT / "web" / "dist"
 # What the browser needs besides the page: the suite's addresses (web/dashboard/config.js).
@@ -309,6 +313,8 @@ def suite_environment() -> dict[str, str]:
     env.setdefault("CI", "true")
     for inherited in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
         env.pop(inherited, None)
+    # firebase-tools passes its own environment on to the Python workers.
+    env[OUTPUT_SIGNING_KEY_VARIABLE] = str(local_output_signing_key())
     return env
 
 
@@ -322,6 +328,43 @@ def local_webhook_secret() -> str:
     secret = secrets.token_hex(32)
     LOCAL_SECRETS.write_text("\n".join([*lines, f"{WEBHOOK_SECRET_NAME}={secret}", ""]))
     return secret
+
+
+def local_output_signing_key() -> Path:
+    """The service-account key file local functions sign output URLs with, made on first use.
+
+    A fresh RSA key in the JSON format Google issues: Cloud Storage would refuse
+    its signatures, but they verify against the key, which is what tests check.
+    """
+    if LOCAL_OUTPUT_SIGNING_KEY.is_file():
+        return LOCAL_OUTPUT_SIGNING_KEY
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - only on first use
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    document = {
+        "type": "service_account",
+        "project_id": PROJECT_ID,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": pem,
+        "client_email": f"local-outputs@{PROJECT_ID}.iam.gserviceaccount.com",
+        "client_id": str(secrets.randbelow(10**20)),
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    # Written aside and linked into place, so concurrent runs never read half
+    # a file and the first one made is the one every run keeps.
+    draft = LOCAL_OUTPUT_SIGNING_KEY.with_name(f".{os.getpid()}.{LOCAL_OUTPUT_SIGNING_KEY.name}")
+    draft.write_text(json.dumps(document, indent=2))
+    draft.chmod(0o600)
+    with contextlib.suppress(FileExistsError):
+        os.link(draft, LOCAL_OUTPUT_SIGNING_KEY)
+    draft.unlink()
+    return LOCAL_OUTPUT_SIGNING_KEY
 
 
 def _suite_config(ports: SuitePorts, hosting_public: Path | None) -> dict[str, object]:
@@ -479,7 +522,12 @@ def functions_instance(
                 process = subprocess.Popen(
                     [str(framework), "--source", "main.py", "--target", name, *address],
                     cwd=ROOT / "functions",
-                    env={**os.environ, **env, "THREADS": str(threads)},
+                    env={
+                        **os.environ,
+                        OUTPUT_SIGNING_KEY_VARIABLE: str(local_output_signing_key()),
+                        **env,
+                        "THREADS": str(threads),
+                    },
                     stdout=sink,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

@@ -64,6 +64,11 @@ MATRIX = [
     Rule(f"account_deletions/{OWNER}", NOBODY, NOBODY, NOBODY),
     Rule("erased_generations/gen-0", NOBODY, NOBODY, NOBODY),
     Rule("role_audit/20261203T120000.000000Z-0a1b2c", NOBODY, NOBODY, NOBODY),
+    # Previews are read by id under their generation's visibility, never listed.
+    Rule("previews/gen-public", SIGNED_IN, NOBODY, NOBODY),
+    Rule("previews/gen-private", OWNER_OR_ADMIN, NOBODY, NOBODY),
+    Rule("previews/gen-hidden", OWNER_OR_ADMIN, NOBODY, NOBODY),
+    Rule("generation_outputs/gen-1", NOBODY, NOBODY, NOBODY),
 ]
 
 SEED: dict[str, dict[str, Any]] = {
@@ -72,6 +77,10 @@ SEED: dict[str, dict[str, Any]] = {
     f"users/{OWNER}": {"note": "not a document the project writes"},
     f"billing/{OWNER}": {"balance": 10, "held": 5},
     f"billing/{OWNER}/ledger/hold_gen-1": {"kind": "hold", "amount": -5},
+    "previews/gen-public": {"userId": OWNER, "visibility": "public", "hidden": False},
+    "previews/gen-private": {"userId": OWNER, "visibility": "private", "hidden": False},
+    "previews/gen-hidden": {"userId": OWNER, "visibility": "public", "hidden": True},
+    "generation_outputs/gen-1": {"userId": OWNER, "visibility": "public", "outputs": []},
 }
 RESULTS: dict[tuple[str, str, str], tuple[bool, bool]] = {}
 
@@ -213,6 +222,16 @@ def test_no_email_is_readable_by_anyone_but_its_owner(
                 reply = requests.get(url, headers=token, timeout=30)
                 if reply.status_code == 200:
                     assert "@" not in json.dumps(reply.json()), (role, url)
+
+
+def test_nobody_forges_or_unhides_a_preview(attackers: dict[str, RestClient]) -> None:
+    for role in ("owner", "worker", "admin"):
+        client = attackers[role]
+        assert client.create("previews", "forged", {"userId": OWNER, "visibility": "public"}) == 403
+        assert client.update("previews/gen-hidden", {"hidden": "false"}) == 403
+        assert client.update("previews/gen-private", {"visibility": "public"}) == 403
+    assert attackers["stranger"].get("previews/gen-hidden") == 403
+    assert attackers["stranger"].list("previews") == 403
 
 
 def test_nobody_writes_rollups(attackers: dict[str, RestClient]) -> None:

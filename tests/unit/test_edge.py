@@ -113,7 +113,7 @@ def test_to_json_turns_timestamps_into_utc_iso_strings_everywhere() -> None:
 
 def test_every_callable_names_a_request_model() -> None:
     callables = [deployed for deployed in DEPLOYED.values() if deployed.trigger is Trigger.CALLABLE]
-    assert len(callables) == 12
+    assert len(callables) == 13
     for deployed in callables:
         assert deployed.handler is not None
         model = edge.request_model(deployed.handler)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generations_live.adapters import collections
+from generations_live.domain.outputs import OUTPUTS_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = ROOT / "functions" / "generations_live" / "adapters"
@@ -26,6 +27,8 @@ NAMES = {
 # where they name a path, in a call that opens one or in a string with a slash.
 DISTINCT = {name for name in NAMES if "_" in name}
 PATH_CALLS = {"collection", "collection_group", "document"}
+# Cloud Storage object prefixes share words with collections but are no Firestore path.
+STORAGE_PREFIXES = {OUTPUTS_PREFIX}
 
 
 def python_files() -> Iterator[Path]:
@@ -58,6 +61,8 @@ def spelled_collections(source: str) -> list[tuple[int, str]]:
                     if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
                 )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value in STORAGE_PREFIXES:
+                continue
             segments = set(node.value.split("/"))
             if node.value in DISTINCT or ("/" in node.value and segments & NAMES):
                 found.append((node.lineno, node.value))

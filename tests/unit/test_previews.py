@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from PIL import ExifTags, GifImagePlugin, Image, ImageFile, PngImagePlugin
 
 from generations_live.domain import previews
+from generations_live.domain.bounds import MAX_PREVIEW_INPUT_BYTES
 from generations_live.domain.errors import InvalidArgument
 from generations_live.domain.previews import (
     MAX_PREVIEW_BYTES,
-    MAX_PREVIEW_INPUT_BYTES,
     MAX_PREVIEW_SIDE,
     Preview,
     sanitise_preview,

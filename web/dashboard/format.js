@@ -168,3 +168,20 @@ export function refreshTimes(root, now = new Date()) {
     label.textContent = relativeTime(new Date(label.getAttribute("datetime")), now);
   }
 }
+
+/** 850 -> "850 ms", 12400 -> "12.4 s", 125000 -> "2 min 5 s"; missing -> "–". */
+export function duration(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** 900 -> "900 B", 24576 -> "24 KB", 3.5e6 -> "3.3 MB"; missing -> "". */
+export function fileSize(bytes) {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}

@@ -9,9 +9,11 @@ import { connectFunctionsEmulator, getFunctions } from "firebase/functions";
 import { createAccount } from "./account.js";
 import { createAnalytics } from "./analytics.js";
 import { loadConfig } from "./config.js";
+import { createDetail } from "./detail.js";
 import { createFeed } from "./feed.js";
 import { CARD_TYPES, refreshTimes, typeCard, typeOptions } from "./format.js";
 import { createMine } from "./mine.js";
+import { createPreviews } from "./previews.js";
 
 const CLOCK_TICK_MS = 5000;
 // The selects that choose a type; the types go after what index.html puts first ("All").
@@ -40,13 +42,26 @@ async function main() {
   document.body.dataset.mode = config.local ? "local" : "hosted";
 
   const analytics = createAnalytics(functions, { refreshMs: config.analyticsRefreshMs });
-  const feed = createFeed(db, {
-    list: document.getElementById("feed-list"),
-    note: document.getElementById("feed-note"),
-    typeFilter: document.getElementById("feed-type"),
-    statusFilter: document.getElementById("feed-status"),
+  const previews = createPreviews(db);
+  const detail = createDetail(db, functions, document.getElementById("detail"));
+  const mine = createMine(db, functions, {
+    previews,
+    onOpen: (id, generation, row) => detail.open(id, generation, { own: true, row }),
   });
-  const mine = createMine(db, functions);
+  const feed = createFeed(
+    db,
+    {
+      list: document.getElementById("feed-list"),
+      note: document.getElementById("feed-note"),
+      typeFilter: document.getElementById("feed-type"),
+      statusFilter: document.getElementById("feed-status"),
+    },
+    {
+      previews,
+      onOpen: (id, generation, row) => detail.open(id, generation, { row }),
+      onUsePrompt: (fields) => mine.usePrompt(fields),
+    },
+  );
 
   for (const button of document.querySelectorAll("[data-days]")) {
     button.addEventListener("click", () => {
@@ -60,6 +75,9 @@ async function main() {
   createAccount(auth, {
     local: config.local,
     onUser(user) {
+      // Images read for the previous user, and the dialog, keep nothing of them.
+      previews.forget();
+      detail.setUser(user);
       mine.setUser(user);
       if (user) {
         feed.start();

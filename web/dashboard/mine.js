@@ -1,8 +1,9 @@
 // "My generations": the signed-in user's credits (their own billing/{uid}
 // document, live), the price of a generation before starting it
 // (quoteGeneration), the form that starts it (trackGeneration), and their own
-// history (users/{uid}/generations, newest first, live) with "Load more" and a
-// cancel button on what is still processing (updateGenerationStatus).
+// history (users/{uid}/generations, newest first, live) with "Load more", a
+// cancel button on what is still processing (updateGenerationStatus), each
+// entry's result (previews.js) and "Regenerate" on what has finished.
 import {
   collection,
   doc,
@@ -20,6 +21,7 @@ import { httpsCallable } from "firebase/functions";
 import { creditView } from "./credits.js";
 import { count, credits, el, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
 import { errorMessage } from "./messages.js";
+import { regenerateRequest } from "./outputs.js";
 
 /** History entries per page. */
 export const HISTORY_PAGE = 10;
@@ -29,8 +31,10 @@ const QUOTE_RETRY_MS = 2000;
 /**
  * @param {import("firebase/firestore").Firestore} db
  * @param {import("firebase/functions").Functions} functions
+ * @param {{ previews: ReturnType<typeof import("./previews.js").createPreviews>,
+ *   onOpen: (id: string, generation: object, row: HTMLElement) => void }} actions
  */
-export function createMine(db, functions, root = document) {
+export function createMine(db, functions, { previews, onOpen }, root = document) {
   const quoteGeneration = httpsCallable(functions, "quoteGeneration");
   const trackGeneration = httpsCallable(functions, "trackGeneration");
   const updateGenerationStatus = httpsCallable(functions, "updateGenerationStatus");
@@ -97,6 +101,7 @@ export function createMine(db, functions, root = document) {
     delete quoteLine.dataset.canAfford;
     startMessage.textContent = "";
     delete startMessage.dataset.generationId;
+    delete startMessage.dataset.regeneratedFrom;
     startButton.disabled = false;
     form.reset();
     shown = [];
@@ -185,6 +190,7 @@ export function createMine(db, functions, root = document) {
     startButton.disabled = true;
     startMessage.textContent = "Starting…";
     delete startMessage.dataset.generationId;
+    delete startMessage.dataset.regeneratedFrom;
     const ticket = ++startTicket;
     try {
       const { data: started } = await trackGeneration(data);
@@ -283,9 +289,28 @@ export function createMine(db, functions, root = document) {
       ? el("button", { type: "button", class: "cancel", "data-cancel": id }, "Cancel")
       : null;
     cancel?.addEventListener("click", () => void cancelGeneration(id, cancel));
+    const again = processing
+      ? null
+      : el(
+          "button",
+          {
+            type: "button",
+            class: "secondary regenerate",
+            "data-regenerate": id,
+            "aria-label": `Regenerate: ${generation.prompt ?? "this generation"}`,
+          },
+          "Regenerate",
+        );
+    again?.addEventListener("click", () => void regenerate(id, generation, again));
     return el(
       "li",
-      { class: "gen mine-gen", "data-generation-id": id, "data-status": generation.status },
+      {
+        class: "gen mine-gen",
+        "data-generation-id": id,
+        "data-status": generation.status,
+        // Focusable, so Enter opens its detail as a click does.
+        tabindex: "0",
+      },
       el(
         "div",
         { class: "gen-head" },
@@ -296,6 +321,7 @@ export function createMine(db, functions, root = document) {
         el("span", { class: "cost", "data-cost": generation.cost }, credits(generation.cost)),
       ),
       el("p", { class: "prompt", title: generation.prompt }, generation.prompt ?? ""),
+      previews.result(id, generation),
       el(
         "div",
         { class: "gen-foot" },
@@ -303,9 +329,68 @@ export function createMine(db, functions, root = document) {
         generation.errorCode ? el("span", { class: "error-code" }, generation.errorCode) : null,
         timeLabel(toDate(generation.createdAt)),
         cancel,
+        again,
       ),
     );
   }
+
+  /** Start the generation again, as it was asked for, linked to the one it repeats. */
+  async function regenerate(id, generation, button) {
+    if (!user) return;
+    button.disabled = true;
+    startMessage.textContent = "Starting again…";
+    delete startMessage.dataset.generationId;
+    delete startMessage.dataset.regeneratedFrom;
+    const ticket = ++startTicket;
+    try {
+      const { data: started } = await trackGeneration(regenerateRequest(generation, id));
+      if (ticket !== startTicket) return;
+      startMessage.dataset.generationId = started.generationId;
+      startMessage.dataset.regeneratedFrom = id;
+      startMessage.textContent =
+        `Started again: ${credits(started.cost)} held, ${count(started.available)} available` +
+        (started.warning ? ` (low on credits: ${count(started.warning.shortfall)} short)` : "");
+    } catch (error) {
+      if (ticket !== startTicket) return;
+      startMessage.textContent = `It was not started again. ${errorMessage(error)}`;
+    } finally {
+      if (button.isConnected) button.disabled = false;
+      if (ticket === startTicket) void refreshQuote();
+    }
+  }
+
+  /** Put a prompt from the feed into the form, to change or start as it is: nothing starts. */
+  function usePrompt({ type, engine, prompt }) {
+    if (form.elements.type.querySelector(`option[value="${CSS.escape(type)}"]`)) {
+      form.elements.type.value = type;
+    }
+    form.elements.engine.value = engine;
+    form.elements.prompt.value = prompt;
+    startMessage.textContent = "The prompt is in the form: change it or press Generate.";
+    delete startMessage.dataset.generationId;
+    void refreshQuote();
+    form.elements.prompt.focus();
+  }
+
+  function historyEntry(target) {
+    const row = target.closest("[data-generation-id]");
+    if (!row || !list.contains(row)) return null;
+    const snapshot = shown.find((entry) => entry.id === row.dataset.generationId);
+    return snapshot ? { row, id: snapshot.id, generation: snapshot.data() } : null;
+  }
+
+  list.addEventListener("click", (event) => {
+    if (event.target.closest("button, a")) return;
+    const entry = historyEntry(event.target);
+    if (entry) onOpen(entry.id, entry.generation, entry.row);
+  });
+  list.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !event.target.matches("[data-generation-id]")) return;
+    const entry = historyEntry(event.target);
+    if (!entry) return;
+    event.preventDefault();
+    onOpen(entry.id, entry.generation, entry.row);
+  });
 
   async function cancelGeneration(id, button) {
     button.disabled = true;
@@ -324,5 +409,5 @@ export function createMine(db, functions, root = document) {
   historyType.addEventListener("change", () => user && resetHistory());
   loadMoreButton.addEventListener("click", () => void loadMore());
 
-  return { setUser };
+  return { setUser, usePrompt };
 }

@@ -39,9 +39,14 @@ BILLING_ANALYTICS_WINDOWS = "billing_analytics_windows"
 # erased generation for the analytics recount (no prompt, name or email).
 ACCOUNT_DELETIONS = "account_deletions"
 ERASED_GENERATIONS = "erased_generations"
+# What generations produced: each completed generation's sanitised preview
+# image (readable under the generation's visibility) and its output references
+# (read through getGenerationOutputs only), keyed by generation id.
+PREVIEWS = "previews"
+GENERATION_OUTPUTS = "generation_outputs"
 # Per-user collections a deletion removes whole (besides the generations, which
 # go with their public halves): subcollections of users/{uid}, and top-level
 # collections whose documents name their user in ``userId``. A new per-user
 # collection is one entry here.
 USER_SUBCOLLECTIONS_ERASED: tuple[str, ...] = (USAGE,)
-USER_KEYED_COLLECTIONS_ERASED: tuple[str, ...] = ()
+USER_KEYED_COLLECTIONS_ERASED: tuple[str, ...] = (PREVIEWS, GENERATION_OUTPUTS)

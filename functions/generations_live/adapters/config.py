@@ -6,6 +6,8 @@ call time (params resolve from the environment), never at import.
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import timedelta
 
 from firebase_functions import params
@@ -22,9 +24,11 @@ from generations_live.domain.limits import (
 from generations_live.domain.settings import (
     DEFAULT_ENGINE_LIST,
     MAX_ENGINES,
+    OutputPolicy,
     Settings,
     parse_default_engines,
     parse_engines,
+    parse_hosts,
 )
 
 GENERATION_RETENTION_DAYS = params.IntParam(
@@ -124,6 +128,23 @@ ROLLUP_LAG_SECONDS = params.IntParam(
     default=10,
     description="Seconds the analytics rollup stays behind now, to absorb clock skew.",
 )
+OUTPUTS_BUCKET = params.StringParam(
+    "OUTPUTS_BUCKET",
+    default="",
+    description="The Cloud Storage bucket gs:// outputs live in (under generations/{uid}/"
+    "{generationId}/); empty for the project's default bucket.",
+)
+OUTPUT_URL_HOSTS = params.StringParam(
+    "OUTPUT_URL_HOSTS",
+    default="",
+    description="Host names an https output may name (a CDN, a provider's delivery host), "
+    "comma-separated; empty allows none.",
+)
+OUTPUT_URL_TTL_MINUTES = params.IntParam(
+    "OUTPUT_URL_TTL_MINUTES",
+    default=15,
+    description="Minutes a signed URL to a gs:// output stays valid.",
+)
 PAYMENT_WEBHOOK_SECRET = params.SecretParam(
     "PAYMENT_WEBHOOK_SECRET",
     description="Shared secret of the payment provider's HMAC-SHA256 webhook signatures.",
@@ -131,6 +152,28 @@ PAYMENT_WEBHOOK_SECRET = params.SecretParam(
 # How far a webhook's signed timestamp may be from now: limits replays of a
 # captured request to this window (the event id stops the rest).
 WEBHOOK_TOLERANCE = timedelta(minutes=5)
+
+
+# A V4 signed URL is valid for at most seven days.
+MAX_SIGNED_URL_MINUTES = 7 * 24 * 60
+
+
+def on_emulators() -> bool:
+    """Whether the Functions emulator runs this code (it sets FUNCTIONS_EMULATOR)."""
+    return os.environ.get("FUNCTIONS_EMULATOR") == "true"
+
+
+def outputs_bucket() -> str:
+    """OUTPUTS_BUCKET, or the project's default bucket as the runtime describes it."""
+    if OUTPUTS_BUCKET.value:
+        return OUTPUTS_BUCKET.value
+    # FIREBASE_CONFIG is JSON on Cloud Functions and the emulator (a file name elsewhere).
+    described = os.environ.get("FIREBASE_CONFIG", "")
+    firebase_config = json.loads(described) if described.lstrip().startswith("{") else {}
+    bucket = firebase_config.get("storageBucket") if isinstance(firebase_config, dict) else None
+    if isinstance(bucket, str) and bucket:
+        return bucket
+    return f"{os.environ.get('GCLOUD_PROJECT', '')}.firebasestorage.app"
 
 
 def reserved_display_names() -> tuple[str, ...]:
@@ -151,6 +194,9 @@ def settings() -> Settings:
     timeout_minutes = PROCESSING_TIMEOUT_MINUTES.value
     if timeout_minutes < 1:
         raise ValueError("PROCESSING_TIMEOUT_MINUTES must be at least 1")
+    ttl_minutes = OUTPUT_URL_TTL_MINUTES.value
+    if not 1 <= ttl_minutes <= MAX_SIGNED_URL_MINUTES:
+        raise ValueError(f"OUTPUT_URL_TTL_MINUTES must be 1 to {MAX_SIGNED_URL_MINUTES}")
     return Settings(
         retention=timedelta(days=retention_days),
         default_engines=parse_default_engines(DEFAULT_ENGINES.value),
@@ -164,6 +210,12 @@ def settings() -> Settings:
             providers=parse_providers(FREE_CREDIT_PROVIDERS.value),
             require_verified_email=FREE_CREDITS_REQUIRE_VERIFIED_EMAIL.value,
         ),
+        outputs=OutputPolicy(
+            bucket=outputs_bucket(),
+            https_hosts=parse_hosts(OUTPUT_URL_HOSTS.value),
+            allow_loopback_http=on_emulators(),
+        ),
+        output_url_ttl=timedelta(minutes=ttl_minutes),
         rate_limits=RateLimits(
             standard=Tier(
                 _STANDARD.name,

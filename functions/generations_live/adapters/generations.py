@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.api_core import exceptions as google_exceptions
 from google.cloud import firestore
@@ -20,11 +20,13 @@ from generations_live.adapters.claims import ClaimPolicy, RequestClaims
 from generations_live.adapters.collections import (
     BILLING,
     GENERATION_EVENTS,
+    GENERATION_OUTPUTS,
     GENERATION_REPORTS,
     LEDGER,
     LIVE_GENERATIONS,
     MODERATION_QUEUE,
     PAYMENT_REVIEWS,
+    PREVIEWS,
     USAGE,
     USER_GENERATIONS,
     USERS,
@@ -36,6 +38,10 @@ from generations_live.domain.documents import RETENTION_FIELD, GenerationDocumen
 from generations_live.domain.lifecycle import GenerationType, Status
 from generations_live.domain.limits import StartBucket
 from generations_live.domain.windows import utc_day_bounds
+
+if TYPE_CHECKING:
+    # Pillow loads with the first preview, not with the store.
+    from generations_live.domain.previews import Preview
 
 # Documents an export reads per query: one long stream may time out.
 EXPORT_PAGE = 500
@@ -49,6 +55,13 @@ class LiveQuery:
     type: GenerationType | None = None
     engine: str | None = None
     status: Status | None = None
+
+
+@dataclass(frozen=True)
+class GenerationWithOutputs:
+    public: dict[str, Any]
+    private: dict[str, Any]
+    outputs: list[dict[str, Any]]
 
 
 def account_from_document(fields: dict[str, Any] | None) -> Account:
@@ -99,6 +112,12 @@ class StoreTransaction:
     def report(self, generation_id: str, reporter_uid: str) -> dict[str, Any] | None:
         return self._read(self._store.report_ref(generation_id, reporter_uid))
 
+    def has_preview(self, generation_id: str) -> bool:
+        snapshot = self._store.preview_ref(generation_id).get(
+            field_paths=["userId"], transaction=self._transaction
+        )
+        return bool(snapshot.exists)
+
     # Writes.
 
     def create_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
@@ -142,6 +161,46 @@ class StoreTransaction:
         self._transaction.update(
             self._store.private_ref(uid, generation_id), {**docs.private, **stamp}
         )
+
+    def save_outputs(
+        self,
+        uid: str,
+        generation_id: str,
+        *,
+        outputs: list[dict[str, Any]],
+        preview: Preview | None,
+        visibility: str,
+        expire_at: Any,
+    ) -> None:
+        """The generation's output references, and its preview image in a document
+        of its own, so feed and history documents stay small."""
+        owned = {
+            "userId": uid,
+            "visibility": visibility,
+            "createdAt": firestore.SERVER_TIMESTAMP,
+            RETENTION_FIELD: expire_at,
+        }
+        self._transaction.create(
+            self._store.outputs_ref(generation_id), {**owned, "outputs": outputs}
+        )
+        if preview is not None:
+            self._transaction.create(
+                self._store.preview_ref(generation_id),
+                {
+                    **owned,
+                    "hidden": False,
+                    "contentType": preview.content_type,
+                    "image": preview.webp,
+                    "bytes": len(preview.webp),
+                    "width": preview.width,
+                    "height": preview.height,
+                    "blurhash": preview.blurhash,
+                },
+            )
+
+    def hide_preview(self, generation_id: str, hidden: bool) -> None:
+        """Moderation: a hidden generation's preview is its owner's and the admins' only."""
+        self._transaction.update(self._store.preview_ref(generation_id), {"hidden": hidden})
 
     def create_report(self, generation_id: str, reporter_uid: str, reason: str) -> None:
         self._transaction.create(
@@ -261,6 +320,34 @@ class GenerationStore:
     def report_ref(self, generation_id: str, reporter_uid: str) -> firestore.DocumentReference:
         # One document per reporter and generation: a second report is the same one.
         return self._document(GENERATION_REPORTS, f"{generation_id}_{reporter_uid}")
+
+    def preview_ref(self, generation_id: str) -> firestore.DocumentReference:
+        return self._document(PREVIEWS, generation_id)
+
+    def outputs_ref(self, generation_id: str) -> firestore.DocumentReference:
+        return self._document(GENERATION_OUTPUTS, generation_id)
+
+    def generation_with_outputs(self, generation_id: str) -> GenerationWithOutputs | None:
+        """A generation's public half, its owner's record and its output record: two
+        reads (the owner's record is found through the public half)."""
+        public = self.public_ref(generation_id).get()
+        if not public.exists:
+            return None
+        fields = public.to_dict() or {}
+        refs = [
+            self.private_ref(str(fields["userId"]), generation_id),
+            self.outputs_ref(generation_id),
+        ]
+        found = {
+            snapshot.reference.path: snapshot.to_dict() or {}
+            for snapshot in self._client.get_all(refs)
+            if snapshot.exists
+        }
+        return GenerationWithOutputs(
+            public=fields,
+            private=found.get(refs[0].path, {}),
+            outputs=found.get(refs[1].path, {}).get("outputs", []),
+        )
 
     def new_generation_id(self) -> str:
         generation_id: str = self._client.collection(LIVE_GENERATIONS).document().id
@@ -405,17 +492,20 @@ class GenerationStore:
         return [(snapshot.id, str(snapshot.get("userId"))) for snapshot in expired.stream()]
 
     def delete_generations(self, generations: Sequence[tuple[str, str]]) -> None:
-        """Delete both halves of each ``(generation id, owner uid)``; missing ones are no error.
+        """Delete both halves of each ``(generation id, owner uid)``, with its preview
+        and output record; missing ones are no error.
 
-        Each half-pair goes in the same batched write, so a generation never
-        loses one half without the other.
+        A generation's documents go in the same batched write, so a generation
+        never loses one half without the other, nor keeps a preview without them.
         """
-        per_batch = MAX_BATCH_WRITES // 2
+        per_batch = MAX_BATCH_WRITES // 4
         for start in range(0, len(generations), per_batch):
             batch = self._client.batch()
             for generation_id, uid in generations[start : start + per_batch]:
                 batch.delete(self.public_ref(generation_id))
                 batch.delete(self.private_ref(uid, generation_id))
+                batch.delete(self.preview_ref(generation_id))
+                batch.delete(self.outputs_ref(generation_id))
             batch.commit()
 
     def _created_between(self, first_day: date, last_day: date) -> Any:

@@ -33,6 +33,12 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     "errorCode",
     "hidden",
     "expireAt",
+    # What it produced, for a public generation: the preview's placeholder and
+    # size (the image itself is in its own document), the number of outputs,
+    # and the start of a text output. Null while processing and when private.
+    "preview",
+    "outputCount",
+    "textExcerpt",
 )
 PRIVATE_ONLY_FIELDS: tuple[str, ...] = (
     "userEmail",
@@ -43,6 +49,7 @@ PRIVATE_ONLY_FIELDS: tuple[str, ...] = (
     "cost",
     "priceVersion",
     "usageDay",
+    "regeneratedFrom",
 )
 RETENTION_FIELD = "expireAt"
 UNSPECIFIED_ERROR_CODE = "unknown"
@@ -96,6 +103,9 @@ def new_generation(
         "errorCode": None,
         "hidden": False,
         RETENTION_FIELD: now + retention,
+        "preview": None,
+        "outputCount": None,
+        "textExcerpt": None,
     }
     private = {
         **public,
@@ -109,6 +119,7 @@ def new_generation(
         "priceVersion": pricing.price_version,
         # Usage is counted on the day the generation started, by the handler's clock.
         "usageDay": now.date().isoformat(),
+        "regeneratedFrom": request.regenerated_from,
     }
     return GenerationDocuments(public=public, private=private)
 

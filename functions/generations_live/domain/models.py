@@ -20,6 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from generations_live.domain.bounds import (
+    MAX_BATCH_SIZE,
+    MAX_OUTPUT_TEXT_BYTES,
+    MAX_PREVIEW_BASE64_LENGTH,
+)
 from generations_live.domain.credits import Mode
 from generations_live.domain.lifecycle import GenerationType, Status, Visibility
 from generations_live.domain.moderation import ModerationAction
@@ -29,7 +34,6 @@ from generations_live.domain.windows import MAX_WINDOW_DAYS
 # take four bytes, and what a listener downloads is bytes.
 MAX_PROMPT_LENGTH = 4000
 MAX_PROMPT_BYTES = 12_000  # a whole prompt of three-byte characters (CJK) fits
-MAX_BATCH_SIZE = 8
 MAX_LIVE_LIMIT = 50
 MAX_ERROR_MESSAGE_LENGTH = 2000
 MAX_ERROR_MESSAGE_BYTES = 6000
@@ -39,6 +43,12 @@ MAX_REASON_BYTES = 800
 MAX_DURATION_MS = 7 * 24 * 60 * 60 * 1000
 # No single grant or purchase moves more than this: a typo must not mint millions.
 MAX_GRANT = 1_000_000
+# An output reference: long enough for a signed or deeply nested URL, short
+# enough that eight of them stay a small document.
+MAX_OUTPUT_URI_LENGTH = 2048
+MAX_OUTPUT_SIDE = 32_768
+# The largest object a worker may report (a long 4K video), in bytes.
+MAX_OUTPUT_BYTES = 1 << 40
 
 
 def utf8_at_most(max_bytes: int) -> Callable[[str], str]:
@@ -99,8 +109,40 @@ EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
 ErrorCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
+OutputUri = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_OUTPUT_URI_LENGTH),
+    AfterValidator(utf8_at_most(MAX_OUTPUT_URI_LENGTH)),
+]
+OutputText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_OUTPUT_TEXT_BYTES),
+    AfterValidator(utf8_at_most(MAX_OUTPUT_TEXT_BYTES)),
+]
+ContentType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}$")]
+PreviewData = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PREVIEW_BASE64_LENGTH)]
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class OutputReport(_Request):
+    """One output of a completed generation: a reference (``uri``), or inline ``text``."""
+
+    uri: OutputUri | None = None
+    text: OutputText | None = None
+    content_type: ContentType = Field(alias="contentType")
+    bytes: int | None = Field(default=None, ge=0, le=MAX_OUTPUT_BYTES)
+    width: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_SIDE)
+    height: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_SIDE)
+    duration_ms: int | None = Field(default=None, alias="durationMs", ge=0, le=MAX_DURATION_MS)
+
+    @model_validator(mode="after")
+    def _uri_or_text(self) -> OutputReport:
+        if (self.uri is None) is (self.text is None):
+            raise ValueError("an output has exactly one of uri and text")
+        return self
 
 
 class TrackGenerationRequest(_Request):
@@ -111,6 +153,8 @@ class TrackGenerationRequest(_Request):
     request_id: RequestId | None = Field(default=None, alias="requestId")
     visibility: VisibilityField = Visibility.PUBLIC
     mode: ModeField = Mode.CREATE
+    # The caller's own generation this one repeats (the dashboard's "Regenerate").
+    regenerated_from: GenerationId | None = Field(default=None, alias="regeneratedFrom")
 
 
 class GenerationErrorReport(_Request):
@@ -123,11 +167,21 @@ class UpdateGenerationStatusRequest(_Request):
     status: StatusField
     error: GenerationErrorReport | None = None
     duration_ms: int | None = Field(default=None, alias="durationMs", ge=0, le=MAX_DURATION_MS)
+    outputs: list[OutputReport] | None = Field(
+        default=None, min_length=1, max_length=MAX_BATCH_SIZE
+    )
+    preview: PreviewData | None = None
 
     @model_validator(mode="after")
-    def _error_only_on_failure(self) -> UpdateGenerationStatusRequest:
+    def _fields_match_status(self) -> UpdateGenerationStatusRequest:
         if self.error is not None and self.status is not Status.FAILED:
             raise ValueError("error is only allowed with status 'failed'")
+        if (self.outputs is not None or self.preview is not None) and (
+            self.status is not Status.COMPLETED
+        ):
+            raise ValueError("outputs and preview are only allowed with status 'completed'")
+        if self.preview is not None and self.outputs is None:
+            raise ValueError("a preview comes with the outputs it shows")
         return self
 
 
@@ -196,3 +250,7 @@ class ModerationQueueRequest(_Request):
 class DeleteAccountDataRequest(_Request):
     # None: the caller's own data; another user's is for admins only.
     user_id: UserId | None = Field(default=None, alias="userId")
+
+
+class GetGenerationOutputsRequest(_Request):
+    generation_id: GenerationId = Field(alias="generationId")

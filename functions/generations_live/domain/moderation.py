@@ -1,8 +1,10 @@
 """Moderation: what hiding or restoring a generation changes. Pure rules.
 
-Hiding takes the prompt (and whatever else a viewer would see of the content)
-out of the public document and marks it ``hidden``; the owner's record keeps
-the prompt and the moderator's reason. Restoring puts a public prompt back.
+Hiding takes the prompt and what the generation produced (its preview's
+placeholder, its text excerpt) out of the public document and marks it
+``hidden``, and hides its preview image from everyone but its owner and the
+admins; the owner's record keeps all of it and the moderator's reason.
+Restoring puts a public generation's content back.
 Settling a processing generation that is hidden is the tracking rules' job:
 it is canceled like any other, so its hold is released.
 """
@@ -29,6 +31,11 @@ class QueueStatus(enum.StrEnum):
     RESTORED = "restored"
 
 
+# What a viewer sees of a generation's content: hiding takes it out of the
+# public document, restoring a public generation copies it back from the owner's.
+SHOWN_CONTENT = ("prompt", "preview", "outputCount", "textExcerpt")
+
+
 def changes_anything(action: ModerationAction, public: dict[str, Any]) -> bool:
     """Whether the action moves the generation (hiding a hidden one does not)."""
     return (public.get("hidden") is True) is not (action is ModerationAction.HIDE)
@@ -44,10 +51,12 @@ def moderated_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The public and private field changes of a moderation action."""
     hidden = action is ModerationAction.HIDE
-    visible_prompt = private.get("visibility", Visibility.PUBLIC.value) == Visibility.PUBLIC.value
+    shown = not hidden and (
+        private.get("visibility", Visibility.PUBLIC.value) == Visibility.PUBLIC.value
+    )
     public = {
         "hidden": hidden,
-        "prompt": None if hidden or not visible_prompt else private.get("prompt"),
+        **{name: private.get(name) if shown else None for name in SHOWN_CONTENT},
     }
     record = {"hidden": hidden, "reason": reason, "by": moderator_uid, "at": now}
     return public, {"hidden": hidden, "moderation": record}

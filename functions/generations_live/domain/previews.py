@@ -22,14 +22,14 @@ from typing import Final
 import blurhash  # type: ignore[import-untyped]
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from generations_live.domain.bounds import MAX_PREVIEW_INPUT_BYTES
 from generations_live.domain.errors import InvalidArgument
 
 FIELD = "preview"
 
-# The largest preview a worker may send, decoded from base64: enough for a
-# well-compressed image several times larger than the output, small enough that
-# a request carrying one stays cheap to receive and to hold in memory.
-MAX_PREVIEW_INPUT_BYTES: Final = 512 * 1024
+
+# What every stored preview is.
+PREVIEW_CONTENT_TYPE: Final = "image/webp"
 
 # The longest side of the stored preview: a feed card or a thumbnail, shown at
 # up to 160 CSS px on a 2x screen.
@@ -110,6 +110,10 @@ class Preview:
     width: int
     height: int
     blurhash: str
+
+    @property
+    def content_type(self) -> str:
+        return PREVIEW_CONTENT_TYPE
 
 
 def sanitise_preview(data: bytes) -> Preview:

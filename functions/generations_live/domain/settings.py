@@ -27,6 +27,20 @@ DEFAULT_ENGINE_LIST = (
 # Each engine is a key of the daily analytics maps: few enough to stay small.
 MAX_ENGINES = 200
 _ENGINE_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
+)
+
+
+@dataclass(frozen=True)
+class OutputPolicy:
+    """Where outputs may live, from configuration."""
+
+    bucket: str = ""
+    # Exact host names (lower case) an https output may name.
+    https_hosts: frozenset[str] = field(default_factory=frozenset)
+    # Plain http from loopback: on the emulators only, where the demo worker serves its files.
+    allow_loopback_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,9 @@ class Settings:
     reserved_names: tuple[str, ...] = DEFAULT_RESERVED_NAMES
     free_credits: FreeCreditRule = field(default_factory=FreeCreditRule)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    outputs: OutputPolicy = field(default_factory=OutputPolicy)
+    # How long a signed URL to an output object stays valid.
+    output_url_ttl: timedelta = timedelta(minutes=15)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.default_engines.values()) - self.engines)
@@ -71,3 +88,12 @@ def parse_engines(spec: str) -> frozenset[str]:
     if bad or not engines or len(set(engines)) > MAX_ENGINES:
         raise ValueError(f"ENGINES must be 1 to {MAX_ENGINES} engine slugs; bad: {bad}")
     return frozenset(engines)
+
+
+def parse_hosts(spec: str) -> frozenset[str]:
+    """Parse the comma-separated host names https outputs may name (lower case, no port)."""
+    hosts = [part.strip().lower() for part in spec.split(",") if part.strip()]
+    bad = [host for host in hosts if not _HOST_NAME.fullmatch(host)]
+    if bad:
+        raise ValueError(f"OUTPUT_URL_HOSTS must be host names; bad: {bad}")
+    return frozenset(hosts)

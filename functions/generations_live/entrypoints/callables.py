@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from generations_live.entrypoints.edge import callable_function, single_use_app_check
+from generations_live.domain.bounds import MAX_STATUS_REPORT_BODY_BYTES
+from generations_live.entrypoints.edge import (
+    accepts_bodies_up_to,
+    callable_function,
+    single_use_app_check,
+)
 
 if TYPE_CHECKING:
     from generations_live.adapters.generations import GenerationStore
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from generations_live.domain.models import (
         AnalyticsRequest,
         DeleteAccountDataRequest,
+        GetGenerationOutputsRequest,
         GetLiveGenerationsRequest,
         GetUserUsageRequest,
         GrantCreditsRequest,
@@ -61,13 +67,33 @@ def trackGeneration(caller: Caller, request: TrackGenerationRequest) -> dict[str
 
 
 @callable_function
+@accepts_bodies_up_to(MAX_STATUS_REPORT_BODY_BYTES)
 def updateGenerationStatus(
     caller: Caller, request: UpdateGenerationStatusRequest
 ) -> dict[str, Any]:
-    """Report a generation's outcome (workers, admins) or cancel it (its owner)."""
+    """Report a generation's outcome and outputs (workers, admins) or cancel it (its owner)."""
+    from generations_live.adapters.config import settings
     from generations_live.services import tracking
 
-    return tracking.update_generation_status(_generations(), caller, request, _now())
+    return tracking.update_generation_status(
+        _generations(), caller, request, _now(), output_policy=settings().outputs
+    )
+
+
+@callable_function
+def getGenerationOutputs(caller: Caller, request: GetGenerationOutputsRequest) -> dict[str, Any]:
+    """What a generation produced, for those who may see it, gs:// objects as signed URLs."""
+    from generations_live.adapters import output_urls
+    from generations_live.adapters.config import settings
+    from generations_live.services import outputs
+
+    ttl = settings().output_url_ttl
+    now = _now()
+
+    def sign(bucket: str, object_name: str) -> str:
+        return output_urls.sign_download_url(bucket, object_name, ttl=ttl, now=now)
+
+    return outputs.generation_outputs(_generations(), caller, request, sign=sign, ttl=ttl, now=now)
 
 
 @callable_function

@@ -39,8 +39,9 @@ ERROR_CODES: dict[type[errors.DomainError], https_fn.FunctionsErrorCode] = {
 
 RequestModel = TypeVar("RequestModel", bound="BaseModel")
 Handler = Callable[[Caller, RequestModel], dict[str, Any]]
-# The largest callable request body read at all: every request today fits in
-# a few KiB (a prompt is at most 12,000 bytes).
+# The largest callable request body read at all: requests fit in a few KiB (a
+# prompt is at most 12,000 bytes). A handler that takes more says so with
+# ``accepts_bodies_up_to`` (a worker's report carries a preview image).
 MAX_CALLABLE_BODY_BYTES = 64 * 1024
 # The deepest any request nests is 2 (an error report inside a status report).
 MAX_REQUEST_DEPTH = 16
@@ -48,6 +49,8 @@ BEARER = "Bearer "
 APP_CHECK_HEADER = "X-Firebase-AppCheck"
 # Marks a handler whose App Check tokens are single use (see single_use_app_check).
 _SINGLE_USE_APP_CHECK = "__single_use_app_check__"
+# Marks a handler that reads bodies larger than MAX_CALLABLE_BODY_BYTES.
+_MAX_BODY_BYTES = "__max_body_bytes__"
 # Where a deployed callable keeps its handler, as the SDK keeps its endpoint.
 _HANDLER = "__callable_handler__"
 # The SDK types ``on_call`` as returning the handler it wraps, but what it
@@ -198,6 +201,16 @@ def single_use_app_check(handler: Handler[RequestModel]) -> Handler[RequestModel
     return handler
 
 
+def accepts_bodies_up_to(max_bytes: int) -> Callable[[Handler[Any]], Handler[Any]]:
+    """Mark a callable whose requests may be larger than MAX_CALLABLE_BODY_BYTES."""
+
+    def mark(handler: Handler[Any]) -> Handler[Any]:
+        setattr(handler, _MAX_BODY_BYTES, max_bytes)
+        return handler
+
+    return mark
+
+
 def app_check_token(request: flask.Request) -> str:
     token = request.headers.get(APP_CHECK_HEADER, "")
     if not token:
@@ -233,7 +246,8 @@ def callable_function(handler: Handler[Any]) -> Callable[..., Any]:
             raise to_https_error(error) from error
 
     on_call = https_fn.on_call(**deployment.CALLABLES, enforce_app_check=enforce_app_check)
-    deployed = guard_request_bodies(on_call(body))
+    max_body = getattr(handler, _MAX_BODY_BYTES, MAX_CALLABLE_BODY_BYTES)
+    deployed = guard_request_bodies(on_call(body), max_body)
     setattr(deployed, _HANDLER, handler)
     return deployed
 

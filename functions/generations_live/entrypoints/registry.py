@@ -1,7 +1,8 @@
 """Every deployed function, by the name clients and schedulers call it.
 
 ``functions/main.py`` exports exactly these; the local backend's banner and the
-fuzz tests' field lists are read from here, so a new function is declared once.
+fuzz tests' field lists are read from here, so a new function (``getGenerationOutputs``,
+say) is declared once, in its entry module.
 """
 
 from __future__ import annotations

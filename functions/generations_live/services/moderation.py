@@ -43,6 +43,7 @@ def moderate_generation(
         owner_id = str(public["userId"])
         private = tx.private_generation(owner_id, generation_id) or {}
         queued = tx.queue_entry(generation_id)
+        has_preview = tx.has_preview(generation_id)
         status = Status(public["status"])
         if not moderation.changes_anything(request.action, public):
             return _answer(generation_id, public.get("hidden") is True, status, changed=False)
@@ -60,6 +61,8 @@ def moderate_generation(
             status = Status.CANCELED
         else:
             tx.update_generation(owner_id, generation_id, change)
+        if has_preview:
+            tx.hide_preview(generation_id, request.action is moderation.ModerationAction.HIDE)
         if queued is not None:
             tx.save_queue_entry(
                 generation_id,

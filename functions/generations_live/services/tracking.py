@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firebase_functions import logger
 
 from generations_live.adapters.generations import GenerationStore, LiveQuery, StoreTransaction
-from generations_live.domain import credits, documents, limits, usage
+from generations_live.domain import credits, documents, limits, outputs, usage
 from generations_live.domain.documents import GenerationDocuments
 from generations_live.domain.errors import (
     FailedPrecondition,
@@ -25,13 +25,22 @@ from generations_live.domain.errors import (
     ResourceExhausted,
 )
 from generations_live.domain.identity import Caller
-from generations_live.domain.lifecycle import Status, authorize_report, plan_transition
+from generations_live.domain.lifecycle import (
+    GenerationType,
+    Status,
+    Visibility,
+    authorize_report,
+    plan_transition,
+)
 from generations_live.domain.models import (
     GetLiveGenerationsRequest,
     TrackGenerationRequest,
     UpdateGenerationStatusRequest,
 )
-from generations_live.domain.settings import Settings
+from generations_live.domain.settings import OutputPolicy, Settings
+
+if TYPE_CHECKING:
+    from generations_live.domain.previews import Preview
 
 SWEEPER = Caller(
     uid="system-sweeper", display_name="Sweeper", email=None, is_admin=False, is_worker=True
@@ -78,6 +87,13 @@ def track_generation(
         account = tx.account(caller.uid)
         if existing is not None:
             return _start_answer(generation_id, Status(existing["status"]), existing, account)
+        if request.regenerated_from is not None and (
+            tx.private_generation(caller.uid, request.regenerated_from) is None
+        ):
+            raise NotFound(
+                f"you have no generation with id {request.regenerated_from!r} to regenerate",
+                details={"field": "regeneratedFrom"},
+            )
         usage_day = tx.usage_day(caller.uid, today)
         # Limits first: a refused start writes nothing, and costs no credits.
         bucket = _admit_start(account, caller, settings, now)
@@ -158,11 +174,18 @@ def _start_answer(
 
 
 def update_generation_status(
-    store: GenerationStore, caller: Caller, request: UpdateGenerationStatusRequest, now: datetime
+    store: GenerationStore,
+    caller: Caller,
+    request: UpdateGenerationStatusRequest,
+    now: datetime,
+    *,
+    output_policy: OutputPolicy | None = None,
 ) -> dict[str, Any]:
-    """Move a generation to a terminal status, charging or releasing its credits.
+    """Move a generation to a terminal status, charging or releasing its credits,
+    and record what a completed one produced (checked against ``output_policy``).
 
     Repeating the status it already has is a success that changes nothing.
+    Outputs that break a rule are ``invalid-argument`` and nothing is written.
     """
 
     def finish(tx: StoreTransaction) -> dict[str, Any]:
@@ -181,7 +204,18 @@ def update_generation_status(
         )
         if not plan.changes_state:
             return {"generationId": request.generation_id, "status": request.status.value}
-        settle_generation(tx, owner_id=owner_id, public=public, report=request, now=now)
+        if request.outputs is None:
+            settle_generation(tx, owner_id=owner_id, public=public, report=request, now=now)
+        else:
+            _complete_with_outputs(
+                tx,
+                owner_id=owner_id,
+                public=public,
+                report=request,
+                preview=preview,
+                policy=output_policy or OutputPolicy(),
+                now=now,
+            )
         return {"generationId": request.generation_id, "status": request.status.value}
 
     # Who may report is settled before the claim: a stranger repeating refused
@@ -190,9 +224,55 @@ def update_generation_status(
     if not (caller.is_worker or caller.is_admin):
         owner_id = owner_of(store, request.generation_id)
         authorize_report(caller=caller, owner_id=owner_id, requested=request.status)
+    # Decoded once, outside the transaction (which may run again) and any lock.
+    preview = outputs.decode_preview(request.preview) if request.preview is not None else None
     # Reports of one generation take turns: a worker's retry, the owner's
     # cancel and the sweeper may all arrive at once.
     return store.run_claimed(f"finish/{request.generation_id}", finish)
+
+
+def _complete_with_outputs(
+    tx: StoreTransaction,
+    *,
+    owner_id: str,
+    public: dict[str, Any],
+    report: UpdateGenerationStatusRequest,
+    preview: Preview | None,
+    policy: OutputPolicy,
+    now: datetime,
+) -> None:
+    """Settle a completed generation together with its outputs and preview."""
+    generation_id = report.generation_id
+    stored = outputs.check_outputs(
+        report.outputs or [],
+        generation_type=GenerationType(public["type"]),
+        batch_size=int(public.get("batchSize") or 1),
+        owner_id=owner_id,
+        generation_id=generation_id,
+        policy=policy,
+    )
+    private = tx.private_generation(owner_id, generation_id) or {}
+    visibility = Visibility(private.get("visibility", Visibility.PUBLIC.value))
+    completion = outputs.Completion(
+        outputs=stored, preview=preview, text_excerpt=outputs.text_excerpt(stored)
+    )
+    public_fields, private_fields = completion.summary(visibility)
+    settle_generation(
+        tx,
+        owner_id=owner_id,
+        public=public,
+        report=report,
+        now=now,
+        also=GenerationDocuments(public=public_fields, private=private_fields),
+    )
+    tx.save_outputs(
+        owner_id,
+        generation_id,
+        outputs=stored,
+        preview=preview,
+        visibility=visibility.value,
+        expire_at=public.get(documents.RETENTION_FIELD),
+    )
 
 
 def owner_of(store: GenerationStore, generation_id: str) -> str:
