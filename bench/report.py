@@ -12,10 +12,10 @@ and ours / baseline as soon as it is measured; this one runs them all, records
 the machine, and fills bench/benchmarks.md.template, which says how each figure
 was measured, then runs the measurements that have commands of their own
 (``OWN_RUNS``: claims, the credit burst, the load run, the abusive user, analytics
-at volume, the preview pipeline) and carries their output. A full run takes about 25 minutes on 2
-cores; ``--quick`` scales the sizes and durations down (about 8 minutes: the
-measured dashboard minute stays a minute, and 50 function workers still have
-to start).
+at volume, the preview pipeline, webhook deliveries) and carries their output. A
+full run takes about 25 minutes on 2 cores; ``--quick`` scales the sizes and
+durations down (about 8 minutes: the measured dashboard minute stays a minute,
+and 50 function workers still have to start).
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ OWN_RUNS = (
     OwnRun("bench.abuse", ("--honest", "5", "--seconds", "10", "--rounds", "1")),
     OwnRun("bench.analytics", ("--small", "500", "--large", "5000", "--load-seconds", "10")),
     OwnRun("bench.previews", ("--runs", "5")),
+    OwnRun("bench.webhooks", ("--latency-samples", "20", "--users", "4", "--seconds", "10")),
 )
 # An own run that takes longer than this is stopped and reported as failed.
 OWN_RUN_TIMEOUT_S = 20 * 60

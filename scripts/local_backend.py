@@ -40,7 +40,11 @@ DEMO_STOP_TIMEOUT_S = 15.0
 # The emulator does not run scheduled functions; this loop runs the same code
 # through the operator commands, as often as a dashboard wants fresh numbers.
 SCHEDULE_EVERY_S = 30.0
-SCHEDULED_COMMANDS = (("rollup", "--lag", "0"), ("sweep-stuck",))
+SCHEDULED_COMMANDS = (
+    ("rollup", "--lag", "0"),
+    ("sweep-stuck",),
+    ("webhooks", "deliver", "--budget-seconds", "20"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +135,8 @@ def _deployed_lines() -> str:
     callables = ", ".join(registry.names(registry.Trigger.CALLABLE))
     wrapped = textwrap.fill(callables, width=92, initial_indent=indent, subsequent_indent=indent)
     https = ", ".join(registry.names(registry.Trigger.HTTPS))
-    return f"{wrapped},\n{indent}{https} (HTTPS)"
+    events = ", ".join(registry.names(registry.Trigger.EVENT))
+    return f"{wrapped},\n{indent}{https} (HTTPS), {events} (on Firestore writes)"
 
 
 def _print_addresses(suite: EmulatorSuite) -> None:
@@ -145,7 +150,8 @@ Generations Live is running on the emulators (project {PROJECT_ID}):
   Firestore  {suite.url("firestore")}   (FIRESTORE_EMULATOR_HOST={suite.firestore_host})
   Functions  {functions}/<callable>
 {_deployed_lines()}
-  Schedules  rollup and sweep-stuck every {SCHEDULE_EVERY_S:.0f} s (the emulator runs none)
+  Schedules  rollup, sweep-stuck and webhooks deliver every {SCHEDULE_EVERY_S:.0f} s
+             (the emulator runs no schedule: the operator commands run their code)
 
 Try a callable:
   TOKEN=$(curl -s '{auth}/identitytoolkit.googleapis.com/v1/accounts:signUp?key={API_KEY}' \\

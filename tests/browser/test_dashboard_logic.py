@@ -1,7 +1,8 @@
 """The dashboard's pure modules (web/dashboard/messages.js, credits.js,
-outputs.js and the helpers of format.js), run by Node as the browser runs them:
-what the page says for each refusal, the credits it shows, the cards' shares,
-which feed rows it highlights, and what a row shows of a generation's result.
+outputs.js, notifications.js and the helpers of format.js), run by Node as the
+browser runs them: what the page says for each refusal, the credits it shows,
+the cards' shares, which feed rows it highlights, what a row shows of a
+generation's result, and what the bell says and alerts about.
 No emulator: each case is a plain value in, a value out.
 """
 
@@ -47,7 +48,7 @@ def run_js(body: str) -> Any:
         pytest.fail("node is not on PATH: the dashboard's modules run in Node 20+")
     imports = "\n".join(
         f'import * as {name} from "{(DASHBOARD / f"{name}.js").as_uri()}";'
-        for name in ("messages", "credits", "format", "outputs")
+        for name in ("messages", "credits", "format", "outputs", "notifications")
     )
     script = f"{imports}\nconst result = await (async () => {{ {body} }})();\n"
     script += "process.stdout.write(JSON.stringify(result));\n"
@@ -459,3 +460,157 @@ def test_durations_and_sizes_read_short() -> None:
         ["850 ms", "12.4 s", "2 min 5 s", "\u2013", "\u2013"],
         ["900 B", "24 KB", "3.3 MB", ""],
     ]
+
+
+def test_each_notification_reads_as_a_sentence() -> None:
+    notifications = [
+        {"type": "generation.completed", "generationType": "image", "engine": "gemini"},
+        {"type": "generation.failed", "generationType": "video", "engine": "klingai"},
+        {"type": "generation.completed", "generationType": None, "engine": None},
+        {"type": "generation.failed", "generationType": "hologram", "engine": "  "},
+        {"type": "credits.low", "available": 3, "threshold": 5},
+        {"type": "credits.low", "available": -2, "threshold": None},
+        {"type": "credits.low", "available": None, "threshold": 5},
+        {"type": "credits.purchased", "credits": 100},
+        {"type": "credits.granted", "credits": 50},
+        {"type": "credits.granted", "credits": 1},
+        {"type": "credits.purchased", "credits": None},
+        {"type": "webhook.disabled"},
+        {"type": "something.new", "credits": 5},
+        {},
+    ]
+    said = run_js(f"return {json.dumps(notifications)}.map(notifications.noticeText);")
+    assert said == [
+        "Your image generation (gemini) completed",
+        "Your video generation (klingai) failed",
+        "Your generation completed",
+        "Your generation failed",
+        "Your credits are low: 3 left (alert below 5)",
+        "Your credits are low: -2 left",
+        "Your credits are low",
+        "100 credits purchased",
+        "50 credits granted",
+        "1 credit granted",
+        "Credits purchased",
+        "A webhook endpoint was turned off after failing repeatedly",
+        "You have a new notification",
+        "You have a new notification",
+    ]
+    for sentence in said:
+        assert not TECHNICAL.search(sentence), sentence
+
+
+def test_the_badge_hides_at_zero_and_caps_past_99() -> None:
+    counts = [0, 1, 3, 99, 100, -1, None]
+    badges, labels = run_js(
+        f"const counts = {json.dumps(counts)};"
+        "return [counts.map(notifications.badgeText), counts.map(notifications.bellLabel)];"
+    )
+    assert badges == ["", "1", "3", "99", "99+", "", ""]
+    assert labels == [
+        "Notifications",
+        "Notifications, 1 unread",
+        "Notifications, 3 unread",
+        "Notifications, 99 unread",
+        "Notifications, more than 99 unread",
+        "Notifications",
+        "Notifications",
+    ]
+
+
+def test_only_unread_notifications_newer_than_those_seen_are_arrivals() -> None:
+    first, cached_then_server, later, from_nothing = run_js(
+        """
+        const arrivals = notifications.newArrivals;
+        const initial = [
+          { type: "added", id: "a", read: false, createdAt: 100 },
+          { type: "added", id: "b", read: false, createdAt: 200 },
+        ];
+        // The first snapshot: nothing arrives, the newest is remembered.
+        const first = arrivals({ primed: false, newest: null }, initial);
+        // A snapshot from the cache, then the server's with one more: still not arrivals.
+        const cached = arrivals({ primed: false, newest: null }, [initial[0]]);
+        const server = arrivals({ primed: false, newest: cached.newest }, [initial[1]]);
+        const later = arrivals({ primed: true, newest: 200 }, [
+          { type: "added", id: "new", read: false, createdAt: 300 },
+          { type: "added", id: "moved-into-window", read: false, createdAt: 50 },
+          { type: "added", id: "already-read", read: true, createdAt: 400 },
+          { type: "modified", id: "b", read: false, createdAt: 200 },
+          { type: "removed", id: "a", read: false, createdAt: 900 },
+          { type: "added", id: "no-time", read: false, createdAt: null },
+        ]);
+        // Primed on an empty list: whatever is added is new.
+        const fromNothing = arrivals({ primed: true, newest: null }, [
+          { type: "added", id: "x", read: false, createdAt: 10 },
+        ]);
+        return [first, [cached, server], later, fromNothing];
+        """
+    )
+    assert first == {"arrivals": [], "newest": 200}
+    assert cached_then_server == [
+        {"arrivals": [], "newest": 100},
+        {"arrivals": [], "newest": 200},
+    ]
+    assert later == {"arrivals": ["new"], "newest": 400}
+    assert from_nothing == {"arrivals": ["x"], "newest": 10}
+
+
+def test_a_burst_of_arrivals_alerts_once() -> None:
+    few, many = run_js(
+        """
+        const arrival = (n) => ({ id: `n${n}`, text: `Sentence ${n}` });
+        return [
+          notifications.alertsFor([1, 2, 3].map(arrival)),
+          notifications.alertsFor([1, 2, 3, 4, 5].map(arrival)),
+        ];
+        """
+    )
+    assert few == [{"text": f"Sentence {n}", "tag": f"generations-live:n{n}"} for n in (1, 2, 3)]
+    assert many == [{"text": "5 new notifications", "tag": "generations-live:many"}]
+
+
+def test_mark_all_read_calls_again_while_more_remain() -> None:
+    backlog, single, runaway, calls = run_js(
+        """
+        const answers = (list) => { let at = 0; const calls = [];
+          return { calls, mark: async () => { calls.push(at); return list[at++]; } }; };
+        const backlog = answers([{ marked: 500, more: true }, { marked: 500, more: true },
+          { marked: 12, more: false }]);
+        const single = answers([{ marked: 0, more: false }]);
+        const runaway = { calls: 0, mark: async () => { runaway.calls += 1;
+          return { marked: 500, more: true }; } };
+        return [
+          await notifications.markAllRead(backlog.mark),
+          await notifications.markAllRead(single.mark),
+          await notifications.markAllRead(runaway.mark, 4),
+          [backlog.calls.length, single.calls.length, runaway.calls],
+        ];
+        """
+    )
+    assert backlog == 1012
+    assert single == 0
+    assert runaway == 2000
+    assert calls == [3, 1, 4]
+
+
+def test_the_alert_control_follows_the_browsers_permission() -> None:
+    settings = run_js(
+        """
+        const setting = notifications.alertSetting;
+        return [
+          setting({ supported: false, permission: "granted", wanted: true }),
+          setting({ supported: true, permission: "default", wanted: true }),
+          setting({ supported: true, permission: "granted", wanted: false }),
+          setting({ supported: true, permission: "granted", wanted: true }),
+          setting({ supported: true, permission: "denied", wanted: true }),
+        ];
+        """
+    )
+    unsupported, not_asked, granted_off, granted_on, denied = settings
+    assert unsupported["hidden"] is True
+    assert not_asked == {"hidden": False, "checked": False, "disabled": False, "note": ""}
+    assert granted_off["checked"] is False
+    assert granted_on == {"hidden": False, "checked": True, "disabled": False, "note": ""}
+    assert denied["disabled"] is True
+    assert denied["checked"] is False
+    assert "site settings" in denied["note"]

@@ -27,10 +27,9 @@ from playwright.sync_api import Locator, Page, Request, expect
 
 from harness.clients import AppUser, AuthEmulator, CallableClient, FirestoreAdminRest, grant_credits
 from harness.emulators import EmulatorSuite
+from harness.pages import UI_TIMEOUT_MS, email_account
+from harness.pages import open_signed_in as sign_in
 
-# As in test_dashboard.py: generous for a 2-core machine running every emulator.
-UI_TIMEOUT_MS = 20_000
-PASSWORD = "browser-test-password"
 OUTPUT_SIZE = (96, 64)
 DATA_WEBP = re.compile(r"^data:image/webp;base64,")
 
@@ -89,25 +88,12 @@ def output_server() -> Iterator[OutputServer]:
 
 @pytest.fixture
 def viewer(auth: AuthEmulator) -> AppUser:
-    """The email account the page signs in with (the tests know its password)."""
-    return auth.create_user(
-        display_name="Page Owner",
-        email=f"viewer-{uuid.uuid4().hex[:10]}@example.com",
-        password=PASSWORD,
-    )
+    """The email account the page signs in with."""
+    return email_account(auth, "Page Owner")
 
 
 def open_signed_in(page: Page, suite: EmulatorSuite, account: AppUser) -> None:
-    """Load the page, wait for the live feed, and sign in with the email form."""
-    page.goto(f"{suite.dashboard_url}?refresh=60")
-    expect(page.locator("#feed-note")).to_have_attribute(
-        "data-state", "live", timeout=UI_TIMEOUT_MS
-    )
-    page.locator(".sign-in-box summary").click()
-    page.locator('#sign-in input[name="email"]').fill(account.email)
-    page.locator('#sign-in input[name="password"]').fill(PASSWORD)
-    page.locator('#sign-in button[value="sign-in"]').click()
-    expect(page.locator("#mine")).to_have_attribute("data-uid", account.uid, timeout=UI_TIMEOUT_MS)
+    sign_in(page, suite, account)
     expect(page.locator("#feed-note")).to_have_attribute(
         "data-state", "live", timeout=UI_TIMEOUT_MS
     )

@@ -166,6 +166,44 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
                 "preview": maybe(st.sampled_from([TINY_PNG, "bm90IGFuIGltYWdl", "***", ""])),
             },
         ),
+        "markNotificationsRead": st.fixed_dictionaries(
+            {},
+            optional={
+                "ids": maybe(st.lists(st.sampled_from(["n1", "no-such", "a/b", ""]), max_size=101))
+            },
+        ),
+        "registerWebhookEndpoint": st.fixed_dictionaries(
+            {
+                "url": maybe(
+                    st.one_of(
+                        st.sampled_from(
+                            [
+                                "https://hooks.example.com/in",
+                                "http://127.0.0.1:9/in",
+                                "https://10.0.0.1/in",
+                                "https://[::ffff:169.254.169.254]/",
+                                "http://0177.0.0.1/",
+                                "javascript:alert(1)",
+                            ]
+                        ),
+                        HOSTILE,
+                    )
+                ),
+                "events": maybe(
+                    st.lists(
+                        st.sampled_from(["generation.started", "credits.low", "webhook.test"]),
+                        max_size=9,
+                    )
+                ),
+            }
+        ),
+        "listWebhookEndpoints": st.fixed_dictionaries({}),
+        "disableWebhookEndpoint": st.fixed_dictionaries(
+            {"endpointId": maybe(st.sampled_from(["nosuchendpoint", "a/b", ""]))}
+        ),
+        "rotateWebhookSecret": st.fixed_dictionaries(
+            {"endpointId": maybe(st.sampled_from(["nosuchendpoint", "a/b", ""]))}
+        ),
         "getGenerationOutputs": st.fixed_dictionaries(
             {"generationId": maybe(st.sampled_from([generation_id, "no-such-generation"]))}
         ),
@@ -219,7 +257,9 @@ def valid_shaped(name: str, generation_id: str, uid: str) -> st.SearchStrategy[A
 
 
 def payloads(fields: tuple[str, ...]) -> st.SearchStrategy[Any]:
-    known = st.dictionaries(st.sampled_from(fields), st.one_of(PLAUSIBLE, JSON, HUGE), max_size=6)
+    # A request without fields still gets fields nobody declared.
+    names = st.sampled_from(fields) if fields else st.text(max_size=20)
+    known = st.dictionaries(names, st.one_of(PLAUSIBLE, JSON, HUGE), max_size=6)
     extra = st.dictionaries(st.text(max_size=20), JSON, max_size=3)
     mixed = st.builds(lambda a, b: {**b, **a}, known, extra)
     return st.one_of(known, known, mixed, JSON, HUGE)

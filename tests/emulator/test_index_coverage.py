@@ -22,6 +22,7 @@ from google.cloud.firestore_v1.types import StructuredQuery
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
+from generations_live.adapters.webhooks import WebhookStore
 from generations_live.domain.models import GetLiveGenerationsRequest, GetUserUsageRequest
 from generations_live.services import billing, maintenance, rollups, tracking
 from harness.callers import member
@@ -120,6 +121,9 @@ WEB_CLIENT_SHAPES = {
     QueryShape("live_generations", frozenset({"type", "status"}), NEWEST_FIRST),
     QueryShape("generations", frozenset(), NEWEST_FIRST),
     QueryShape("generations", frozenset({"type"}), NEWEST_FIRST),
+    # The dashboard's bell: the unread count, and the newest notifications.
+    QueryShape("notifications", frozenset({"read"}), NEWEST_FIRST),
+    QueryShape("notifications", frozenset(), NEWEST_FIRST),
 }
 
 
@@ -155,7 +159,13 @@ def test_every_query_the_code_runs_has_its_index(
     for rollup in rollups.ROLLUPS:
         rollups.backfill(rollup_store, rollup, now.date(), now.date(), now, lag=timedelta(0))
         rollups.check(rollup_store, rollup, now.date(), now.date())
-    assert len(recorded_queries) >= 15
+    store.mark_notifications_read("someone", None, 10)
+    hooks = WebhookStore(db)
+    hooks.events_not_fanned_out(now, 10)
+    hooks.due_deliveries(now, 10)
+    hooks.deliveries_of("an-event")
+    hooks.attempts("an-endpoint", 5)
+    assert len(recorded_queries) >= 20
     assert missing_indexes(recorded_queries) == []
 
 

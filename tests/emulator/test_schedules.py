@@ -11,10 +11,13 @@ from google.cloud import firestore
 
 from generations_live.adapters.config import settings
 from generations_live.adapters.generations import GenerationStore
-from generations_live.domain.models import TrackGenerationRequest
-from generations_live.services import tracking
+from generations_live.adapters.webhooks import WebhookStore
+from generations_live.domain.models import RegisterWebhookEndpointRequest, TrackGenerationRequest
+from generations_live.domain.webhooks import DeliveryConfig
+from generations_live.services import tracking, webhooks
 from harness.callers import member
 from harness.in_process import function_client
+from harness.receiver import Receiver, verified
 
 
 def scheduler_headers(at: datetime, job: str) -> dict[str, str]:
@@ -75,3 +78,41 @@ def test_scheduled_rollup_folds_generations_and_ledgers(db: firestore.Client) ->
     assert (week["total"], week["activeUsers"]) == (1, 1)
     credits = db.document(f"billing_analytics_days/{today}").get().to_dict() or {}
     assert credits["credits"]["dailyFree"] == 10
+
+
+@pytest.mark.usefixtures("emulator")
+def test_scheduled_delivery_sends_what_the_dispatcher_missed(
+    db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Loopback receivers are allowed on the emulators only: this run stands for one.
+    monkeypatch.setenv("FUNCTIONS_EMULATOR", "true")
+    with Receiver() as receiver:
+        request = RegisterWebhookEndpointRequest.model_validate(
+            {"url": receiver.url, "events": ["generation.started"]}
+        )
+        admin = member("hook-admin", {"admin": True})
+        endpoint = webhooks.register_endpoint(
+            WebhookStore(db), admin, request, DeliveryConfig(allow_loopback=True)
+        )
+        store = GenerationStore(db)
+        started = tracking.track_generation(
+            store,
+            member("hook-user", {"name": "Hook"}),
+            TrackGenerationRequest.model_validate({"type": "text", "prompt": "a haiku"}),
+            settings(),
+            datetime.now(UTC),
+        )
+        # No dispatcher ran (no trigger here): the event waits past the fast path's grace.
+        (event,) = list(db.collection("webhook_events").stream())
+        event.reference.update({"createdAt": datetime.now(UTC) - timedelta(minutes=1)})
+        deliverer = function_client("deliverWebhooks")
+        reply = deliverer.post("/", headers=scheduler_headers(datetime.now(UTC), "deliver-now"))
+        assert reply.status_code == 200
+        (received,) = receiver.requests()
+        payload = verified(endpoint["secret"], received)
+        assert received.webhook_id == event.id
+        assert payload["data"]["id"] == started["generationId"]
+        # A second run finds nothing left to send.
+        again = deliverer.post("/", headers=scheduler_headers(datetime.now(UTC), "again"))
+        assert again.status_code == 200
+        assert len(receiver.requests()) == 1

@@ -11,6 +11,12 @@ from typing import Any
 
 import requests
 
+from generations_live.adapters.collections import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_EVENTS,
+)
+
 # The Auth emulator accepts any API key.
 API_KEY = "demo-api-key"
 
@@ -147,6 +153,10 @@ class CallableClient:
         return payload["result"]
 
 
+# The fields of an outbox event that the dispatcher sets when it fans the event out.
+DISPATCHER_MARKS = frozenset({"fannedOut", "deliveries"})
+
+
 class FirestoreAdminRest:
     """Reads the Firestore emulator as an administrator (``Bearer owner`` skips rules)."""
 
@@ -164,6 +174,18 @@ class FirestoreAdminRest:
     def every_document(self) -> dict[str, dict[str, Any]]:
         """Every document of every collection, at any depth, by path, with its REST fields."""
         return self._every({"allDescendants": True})
+
+    def written_by_changes(self) -> dict[str, dict[str, Any]]:
+        """Every document, without what the webhook dispatcher writes on its own after a
+        change (its deliveries, their log, the outbox's fan-out marks): what a call wrote,
+        compared before and after it without racing the dispatcher."""
+        settled: dict[str, dict[str, Any]] = {}
+        for path, fields in self.every_document().items():
+            if f"/{WEBHOOK_DELIVERIES}/" in path or f"/{WEBHOOK_ATTEMPTS}/" in path:
+                continue
+            marks = DISPATCHER_MARKS if f"/{WEBHOOK_EVENTS}/" in path else frozenset()
+            settled[path] = {name: value for name, value in fields.items() if name not in marks}
+        return settled
 
     def _every(self, selector: dict[str, Any]) -> dict[str, dict[str, Any]]:
         query = {"from": [selector]}

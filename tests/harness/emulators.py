@@ -555,6 +555,9 @@ def _answers_http(url: str) -> bool:
     return True
 
 
+ALL_READY = "All emulators ready"
+
+
 def _functions_loaded(suite: EmulatorSuite) -> bool:
     """Ready once the Auth and Firestore emulators answer and a callable is routed."""
     if not requests.get(suite.url("auth"), timeout=2).ok:
@@ -563,7 +566,11 @@ def _functions_loaded(suite: EmulatorSuite) -> bool:
         return False
     reply = requests.post(suite.function_url("getLiveGenerations"), json={"data": {}}, timeout=10)
     # Unauthenticated callers get the callable protocol's error, not a 404.
-    return reply.status_code == 401
+    if reply.status_code != 401:
+        return False
+    # Callables are routed before Firestore triggers are registered (the webhook
+    # dispatcher); firebase-tools says so once every function is loaded.
+    return ALL_READY in suite.log.read_text(errors="replace")
 
 
 def _dashboard_served(suite: EmulatorSuite) -> bool:

@@ -22,6 +22,7 @@ OPERATIONS = ("get", "list", "create", "update", "delete")
 SIGNED_IN = frozenset({"stranger", "owner", "worker", "admin"})
 OWNER_OR_ADMIN = frozenset({"owner", "admin"})
 ADMIN = frozenset({"admin"})
+OWNER_ONLY = frozenset({"owner"})
 NOBODY: frozenset[str] = frozenset()
 
 
@@ -69,6 +70,14 @@ MATRIX = [
     Rule("previews/gen-private", OWNER_OR_ADMIN, NOBODY, NOBODY),
     Rule("previews/gen-hidden", OWNER_OR_ADMIN, NOBODY, NOBODY),
     Rule("generation_outputs/gen-1", NOBODY, NOBODY, NOBODY),
+    # Notifications are their owner's alone; webhooks' secrets and outbox nobody's,
+    # their delivery log and deliveries the admins'.
+    Rule(f"users/{OWNER}/notifications/note-1", OWNER_ONLY, OWNER_ONLY, NOBODY),
+    Rule("webhook_endpoints/hook-1", NOBODY, NOBODY, NOBODY),
+    Rule("webhook_endpoints/hook-1/attempts/attempt-1", ADMIN, ADMIN, NOBODY),
+    Rule("webhook_deliveries/event-1_hook-1", ADMIN, ADMIN, NOBODY),
+    Rule("webhook_events/event-1", NOBODY, NOBODY, NOBODY),
+    Rule("webhook_subscriptions/current", NOBODY, NOBODY, NOBODY),
 ]
 
 SEED: dict[str, dict[str, Any]] = {
@@ -81,6 +90,9 @@ SEED: dict[str, dict[str, Any]] = {
     "previews/gen-private": {"userId": OWNER, "visibility": "private", "hidden": False},
     "previews/gen-hidden": {"userId": OWNER, "visibility": "public", "hidden": True},
     "generation_outputs/gen-1": {"userId": OWNER, "visibility": "public", "outputs": []},
+    f"users/{OWNER}/notifications/note-1": {"type": "generation.completed", "read": False},
+    "webhook_endpoints/hook-1": {"url": "https://example.com/h", "secret": "whsec_x"},
+    "webhook_events/event-1": {"type": "generation.started", "userId": OWNER},
 }
 RESULTS: dict[tuple[str, str, str], tuple[bool, bool]] = {}
 

@@ -66,6 +66,17 @@ def test_parse_request_reads_no_data_as_an_empty_object(data: Any) -> None:
     assert edge.parse_request(GetLiveGenerationsRequest, data).limit == 50
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [({"\x80": "\ud800"}, "\x80"), ({"é": {"\ud800": 1}}, "é.\\ud800")],
+)
+def test_a_non_ascii_path_to_unencodable_text_is_named_not_internal(data: Any, field: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as refused:
+        edge.parse_request(GetLiveGenerationsRequest, data)
+    assert refused.value.details is not None
+    assert refused.value.details["errors"][0]["field"] == field
+
+
 @pytest.mark.parametrize("data", [[], "text", 7])
 def test_parse_request_refuses_data_that_is_not_an_object(data: Any) -> None:
     with pytest.raises(errors.InvalidArgument) as refused:
@@ -113,7 +124,7 @@ def test_to_json_turns_timestamps_into_utc_iso_strings_everywhere() -> None:
 
 def test_every_callable_names_a_request_model() -> None:
     callables = [deployed for deployed in DEPLOYED.values() if deployed.trigger is Trigger.CALLABLE]
-    assert len(callables) == 13
+    assert len(callables) == 18
     for deployed in callables:
         assert deployed.handler is not None
         model = edge.request_model(deployed.handler)
@@ -143,5 +154,7 @@ def test_main_exports_exactly_the_registry() -> None:
     assert names(Trigger.SCHEDULE) == [
         "sweepStuckGenerations",
         "cleanupGenerations",
+        "deliverWebhooks",
         "rollupAnalytics",
     ]
+    assert names(Trigger.EVENT) == ["dispatchWebhookEvent"]

@@ -4,7 +4,7 @@
 // and "Use this prompt" copies a public prompt into the start form.
 import { FEED_LIMIT, watchLiveGenerations } from "../live-feed.js";
 
-import { el, freshRows, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
+import { el, freshRows, place, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
 import { errorMessage } from "./messages.js";
 import { promptFields, rowResult } from "./outputs.js";
 
@@ -189,25 +189,6 @@ export function createFeed(
   statusFilter.addEventListener("change", () => unsubscribe && start());
 
   return { start, stop };
-}
-
-/**
- * Make `list`'s children exactly `wanted`, in order, moving only what is out
- * of place: a row taken out and put back would replay its highlight.
- */
-function place(list, wanted) {
-  const keep = new Set(wanted);
-  for (const child of [...list.children]) {
-    if (!keep.has(child)) child.remove();
-  }
-  let cursor = list.firstElementChild;
-  for (const row of wanted) {
-    if (row === cursor) {
-      cursor = cursor.nextElementSibling;
-    } else {
-      list.insertBefore(row, cursor);
-    }
-  }
 }
 
 function newRow(id, fresh) {

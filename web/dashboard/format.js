@@ -127,6 +127,26 @@ export function el(tag, attributes = {}, ...children) {
   return element;
 }
 
+/**
+ * Make `list`'s children exactly `wanted`, in order, moving only what is out
+ * of place: a row taken out and put back would replay its highlight and lose
+ * keyboard focus.
+ */
+export function place(list, wanted) {
+  const keep = new Set(wanted);
+  for (const child of [...list.children]) {
+    if (!keep.has(child)) child.remove();
+  }
+  let cursor = list.firstElementChild;
+  for (const row of wanted) {
+    if (row === cursor) {
+      cursor = cursor.nextElementSibling;
+    } else {
+      list.insertBefore(row, cursor);
+    }
+  }
+}
+
 /** One `<option>` per type, in order, for a select that chooses a type. */
 export function typeOptions() {
   return Object.entries(TYPES).map(([type, { label }]) => el("option", { value: type }, label));

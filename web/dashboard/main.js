@@ -8,6 +8,7 @@ import { connectFunctionsEmulator, getFunctions } from "firebase/functions";
 
 import { createAccount } from "./account.js";
 import { createAnalytics } from "./analytics.js";
+import { createBell } from "./bell.js";
 import { loadConfig } from "./config.js";
 import { createDetail } from "./detail.js";
 import { createFeed } from "./feed.js";
@@ -48,6 +49,9 @@ async function main() {
     previews,
     onOpen: (id, generation, row) => detail.open(id, generation, { own: true, row }),
   });
+  const bell = createBell(db, functions, {
+    onOpenGeneration: (id, generation, row) => detail.open(id, generation, { own: true, row }),
+  });
   const feed = createFeed(
     db,
     {
@@ -79,6 +83,7 @@ async function main() {
       previews.forget();
       detail.setUser(user);
       mine.setUser(user);
+      bell.setUser(user);
       if (user) {
         feed.start();
         analytics.start();

@@ -44,9 +44,23 @@ ERASED_GENERATIONS = "erased_generations"
 # (read through getGenerationOutputs only), keyed by generation id.
 PREVIEWS = "previews"
 GENERATION_OUTPUTS = "generation_outputs"
+# users/{uid}/notifications: what the user is told (a generation ended, credits).
+NOTIFICATIONS = "notifications"
+# Outbound webhooks: the registered endpoints (each with its delivery log in
+# ATTEMPTS), the transactional outbox of events, and one delivery per event
+# and endpoint.
+WEBHOOK_ENDPOINTS = "webhook_endpoints"
+WEBHOOK_ATTEMPTS = "attempts"
+WEBHOOK_EVENTS = "webhook_events"
+WEBHOOK_DELIVERIES = "webhook_deliveries"
+# One document, SUBSCRIPTIONS_DOCUMENT: the event types some enabled endpoint
+# subscribes to. Every store transaction reads it, and writes an event to the
+# outbox only when someone will receive it.
+WEBHOOK_SUBSCRIPTIONS = "webhook_subscriptions"
+SUBSCRIPTIONS_DOCUMENT = "current"
 # Per-user collections a deletion removes whole (besides the generations, which
 # go with their public halves): subcollections of users/{uid}, and top-level
 # collections whose documents name their user in ``userId``. A new per-user
 # collection is one entry here.
-USER_SUBCOLLECTIONS_ERASED: tuple[str, ...] = (USAGE,)
-USER_KEYED_COLLECTIONS_ERASED: tuple[str, ...] = (PREVIEWS, GENERATION_OUTPUTS)
+USER_SUBCOLLECTIONS_ERASED: tuple[str, ...] = (USAGE, NOTIFICATIONS)
+USER_KEYED_COLLECTIONS_ERASED: tuple[str, ...] = (PREVIEWS, GENERATION_OUTPUTS, WEBHOOK_EVENTS)

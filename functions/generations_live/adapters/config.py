@@ -21,6 +21,7 @@ from generations_live.domain.limits import (
     Tier,
     parse_providers,
 )
+from generations_live.domain.notifications import DEFAULT_LOW_CREDITS_THRESHOLD, NoticePolicy
 from generations_live.domain.settings import (
     DEFAULT_ENGINE_LIST,
     MAX_ENGINES,
@@ -30,6 +31,7 @@ from generations_live.domain.settings import (
     parse_engines,
     parse_hosts,
 )
+from generations_live.domain.webhooks import DeliveryConfig, RetryPolicy, parse_delays
 
 GENERATION_RETENTION_DAYS = params.IntParam(
     "GENERATION_RETENTION_DAYS",
@@ -73,6 +75,8 @@ DAILY_FREE_CREDITS = params.IntParam(
     default=10,
     description="Balance a user is topped up to on their first priced request of a UTC day.",
 )
+# Written as WEBHOOK_RETRY_DELAYS takes them: 5s,1m,... (the domain's default policy).
+_DEFAULT_DELAYS = ("5s", "1m", "5m", "30m", "2h", "5h", "10h", "6h")
 # The tiers' defaults are the domain's.
 _STANDARD, _TRUSTED = RateLimits().standard, RateLimits().trusted
 FREE_CREDIT_PROVIDERS = params.StringParam(
@@ -145,6 +149,24 @@ OUTPUT_URL_TTL_MINUTES = params.IntParam(
     default=15,
     description="Minutes a signed URL to a gs:// output stays valid.",
 )
+LOW_CREDITS_THRESHOLD = params.IntParam(
+    "LOW_CREDITS_THRESHOLD",
+    default=DEFAULT_LOW_CREDITS_THRESHOLD,
+    description="A user is told (notification, credits.low webhook) when their available "
+    "credits fall below this, once until credits are added.",
+)
+WEBHOOK_RETRY_DELAYS = params.StringParam(
+    "WEBHOOK_RETRY_DELAYS",
+    default=",".join(_DEFAULT_DELAYS),
+    description="Waits before each retry of a failed webhook delivery (30s, 5m, 2h ...); "
+    "after the last, the delivery is a dead letter.",
+)
+WEBHOOK_FAILURE_BUDGET = params.IntParam(
+    "WEBHOOK_FAILURE_BUDGET",
+    default=RetryPolicy().failure_budget,
+    description="Dead-lettered deliveries since its last success after which a webhook "
+    "endpoint is disabled (and the admin who registered it notified).",
+)
 PAYMENT_WEBHOOK_SECRET = params.SecretParam(
     "PAYMENT_WEBHOOK_SECRET",
     description="Shared secret of the payment provider's HMAC-SHA256 webhook signatures.",
@@ -159,8 +181,12 @@ MAX_SIGNED_URL_MINUTES = 7 * 24 * 60
 
 
 def on_emulators() -> bool:
-    """Whether the Functions emulator runs this code (it sets FUNCTIONS_EMULATOR)."""
-    return os.environ.get("FUNCTIONS_EMULATOR") == "true"
+    """Whether this code runs against the emulators: inside the Functions emulator
+    (it sets FUNCTIONS_EMULATOR), or an operator command pointed at the Firestore
+    emulator. Loopback outputs and webhook receivers are allowed only then."""
+    return os.environ.get("FUNCTIONS_EMULATOR") == "true" or bool(
+        os.environ.get("FIRESTORE_EMULATOR_HOST")
+    )
 
 
 def outputs_bucket() -> str:
@@ -174,6 +200,27 @@ def outputs_bucket() -> str:
     if isinstance(bucket, str) and bucket:
         return bucket
     return f"{os.environ.get('GCLOUD_PROJECT', '')}.firebasestorage.app"
+
+
+def notice_policy() -> NoticePolicy:
+    threshold = LOW_CREDITS_THRESHOLD.value
+    if threshold < 0:
+        raise ValueError("LOW_CREDITS_THRESHOLD must not be negative")
+    return NoticePolicy(
+        low_credits_threshold=threshold,
+        notifications_kept_for=timedelta(days=max(1, GENERATION_RETENTION_DAYS.value)),
+    )
+
+
+def delivery_config() -> DeliveryConfig:
+    """How webhook deliveries are retried; loopback endpoints on the emulators only."""
+    budget = WEBHOOK_FAILURE_BUDGET.value
+    if budget < 1:
+        raise ValueError("WEBHOOK_FAILURE_BUDGET must be at least 1")
+    return DeliveryConfig(
+        policy=RetryPolicy(delays=parse_delays(WEBHOOK_RETRY_DELAYS.value), failure_budget=budget),
+        allow_loopback=on_emulators(),
+    )
 
 
 def reserved_display_names() -> tuple[str, ...]:

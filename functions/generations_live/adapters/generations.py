@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.api_core import exceptions as google_exceptions
@@ -25,13 +25,18 @@ from generations_live.adapters.collections import (
     LEDGER,
     LIVE_GENERATIONS,
     MODERATION_QUEUE,
+    NOTIFICATIONS,
     PAYMENT_REVIEWS,
     PREVIEWS,
+    SUBSCRIPTIONS_DOCUMENT,
     USAGE,
     USER_GENERATIONS,
     USERS,
+    WEBHOOK_EVENTS,
+    WEBHOOK_SUBSCRIPTIONS,
 )
 from generations_live.adapters.firestore import MAX_BATCH_WRITES, run_transaction
+from generations_live.domain import notifications, webhooks
 from generations_live.domain.analytics import END, START
 from generations_live.domain.credits import Account, AuditedEntry, Change, EntryKind
 from generations_live.domain.documents import RETENTION_FIELD, GenerationDocuments
@@ -75,6 +80,7 @@ def account_from_document(fields: dict[str, Any] | None) -> Account:
         lifetime=dict(fields.get("lifetime", {})),
         processing=int(limits.get("processing", 0)),
         start_bucket=StartBucket(tokens=limits.get("startTokens"), at=limits.get("startTokensAt")),
+        low_credits_alerted=bool((fields.get("alerts") or {}).get("lowCredits", False)),
     )
 
 
@@ -84,10 +90,25 @@ class StoreTransaction:
     def __init__(self, store: GenerationStore, transaction: firestore.Transaction) -> None:
         self._store = store
         self._transaction = transaction
+        # Accounts as this transaction read them: what a change is measured from.
+        self._accounts_read: dict[str, Account] = {}
+        # The webhook events someone subscribes to, read with the first read.
+        self._subscribed: frozenset[str] | None = None
 
     def _read(self, ref: firestore.DocumentReference) -> dict[str, Any] | None:
+        if self._subscribed is None:
+            # Before any write, as a transaction's reads must be: publish() needs it.
+            self._subscribed = self._read_subscriptions()
         snapshot = ref.get(transaction=self._transaction)
         return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def _read_subscriptions(self) -> frozenset[str]:
+        snapshot = self._store.subscriptions_ref().get(transaction=self._transaction)
+        return (
+            frozenset((snapshot.to_dict() or {}).get("events") or ())
+            if snapshot.exists
+            else frozenset()
+        )
 
     # Reads: all of them before the first write.
 
@@ -98,7 +119,9 @@ class StoreTransaction:
         return self._read(self._store.private_ref(uid, generation_id))
 
     def account(self, uid: str) -> Account:
-        return account_from_document(self._read(self._store.billing_ref(uid)))
+        account = account_from_document(self._read(self._store.billing_ref(uid)))
+        self._accounts_read.setdefault(uid, account)
+        return account
 
     def ledger_entry(self, uid: str, entry_id: str) -> dict[str, Any] | None:
         return self._read(self._store.ledger_ref(uid, entry_id))
@@ -128,6 +151,11 @@ class StoreTransaction:
             self._store.private_ref(uid, generation_id), {**docs.private, **stamps}
         )
         self._create_event(generation_id, START, docs.public, createdAt=None)
+        self.publish(
+            webhooks.EventType.GENERATION_STARTED,
+            webhooks.generation_data(generation_id, {**docs.public, **stamps}),
+            uid=uid,
+        )
 
     def finish_generation(
         self,
@@ -135,8 +163,10 @@ class StoreTransaction:
         generation_id: str,
         docs: GenerationDocuments,
         stored_public: dict[str, Any],
+        outputs: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Both halves, and the end event the analytics rollup folds."""
+        """Both halves, the end event the analytics rollup folds, the webhook event
+        and the owner's notification."""
         stamps = {
             "updatedAt": firestore.SERVER_TIMESTAMP,
             "completedAt": firestore.SERVER_TIMESTAMP,
@@ -152,6 +182,45 @@ class StoreTransaction:
             createdAt=stored_public.get("createdAt"),
             status=docs.public["status"],
             durationMs=docs.public.get("durationMs"),
+        )
+        status = Status(docs.public["status"])
+        ended = {**stored_public, **docs.public, **stamps}
+        self.publish(
+            webhooks.ended_event(status),
+            webhooks.generation_data(generation_id, ended, outputs),
+            uid=uid,
+        )
+        notice = notifications.for_generation_end(generation_id, ended, status)
+        if notice is not None:
+            self.notify(uid, notice)
+
+    def publish(self, event_type: webhooks.EventType, data: dict[str, Any], *, uid: str) -> None:
+        """Put an event in the webhook outbox, in this transaction: it exists exactly
+        when the change it reports does (``dispatchWebhookEvent`` delivers it).
+        Nothing is written when no enabled endpoint subscribes to its type."""
+        if self._subscribed is not None and event_type.value not in self._subscribed:
+            return
+        self._transaction.create(
+            self._store.new_outbox_ref(),
+            {
+                "type": event_type.value,
+                "data": data,
+                "userId": uid,
+                "fannedOut": False,
+                "createdAt": firestore.SERVER_TIMESTAMP,
+                RETENTION_FIELD: datetime.now(UTC) + self._store.notices.events_kept_for,
+            },
+        )
+
+    def notify(self, uid: str, notice: notifications.Notice) -> None:
+        """Write a notification for ``uid``, in this transaction."""
+        self._transaction.create(
+            self._store.new_notification_ref(uid),
+            {
+                **notice.document(),
+                "createdAt": firestore.SERVER_TIMESTAMP,
+                RETENTION_FIELD: datetime.now(UTC) + self._store.notices.notifications_kept_for,
+            },
         )
 
     def update_generation(self, uid: str, generation_id: str, docs: GenerationDocuments) -> None:
@@ -248,8 +317,25 @@ class StoreTransaction:
         )
 
     def save_account(self, uid: str, change: Change) -> None:
-        """Write the account and create its new ledger entries (a replay would fail)."""
-        account = change.account
+        """Write the account and create its new ledger entries (a replay would fail),
+        with the notifications and webhook events the change calls for."""
+        before = self._accounts_read.get(uid, Account())
+        told = notifications.for_account_change(
+            before, change, self._store.notices.low_credits_threshold
+        )
+        for notice in told.notices:
+            self.notify(uid, notice)
+            if notice.type is notifications.NoticeType.CREDITS_PURCHASED:
+                self.publish(
+                    webhooks.EventType.CREDITS_PURCHASED,
+                    {"userId": uid, "credits": notice.fields["credits"]},
+                    uid=uid,
+                )
+            elif notice.type is notifications.NoticeType.CREDITS_LOW:
+                self.publish(
+                    webhooks.EventType.CREDITS_LOW, {"userId": uid, **notice.fields}, uid=uid
+                )
+        account = told.account
         self._transaction.set(
             self._store.billing_ref(uid),
             {
@@ -262,6 +348,7 @@ class StoreTransaction:
                     "startTokens": account.start_bucket.tokens,
                     "startTokensAt": account.start_bucket.at,
                 },
+                "alerts": {"lowCredits": account.low_credits_alerted},
                 "updatedAt": firestore.SERVER_TIMESTAMP,
             },
         )
@@ -288,9 +375,15 @@ class StoreTransaction:
 class GenerationStore:
     """Paths, queries and transactions of generations, billing and usage."""
 
-    def __init__(self, client: firestore.Client, claims: ClaimPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: firestore.Client,
+        claims: ClaimPolicy | None = None,
+        notices: notifications.NoticePolicy | None = None,
+    ) -> None:
         self._client = client
         self._claims = RequestClaims(client, claims or ClaimPolicy())
+        self.notices = notices or notifications.NoticePolicy()
 
     def _document(self, *path: str) -> firestore.DocumentReference:
         ref: firestore.DocumentReference = self._client.document(*path)
@@ -320,6 +413,45 @@ class GenerationStore:
     def report_ref(self, generation_id: str, reporter_uid: str) -> firestore.DocumentReference:
         # One document per reporter and generation: a second report is the same one.
         return self._document(GENERATION_REPORTS, f"{generation_id}_{reporter_uid}")
+
+    def subscriptions_ref(self) -> firestore.DocumentReference:
+        return self._document(WEBHOOK_SUBSCRIPTIONS, SUBSCRIPTIONS_DOCUMENT)
+
+    def new_outbox_ref(self) -> firestore.DocumentReference:
+        ref: firestore.DocumentReference = self._client.collection(WEBHOOK_EVENTS).document()
+        return ref
+
+    def new_notification_ref(self, uid: str) -> firestore.DocumentReference:
+        ref: firestore.DocumentReference = (
+            self._client.collection(USERS).document(uid).collection(NOTIFICATIONS).document()
+        )
+        return ref
+
+    def mark_notifications_read(
+        self, uid: str, notification_ids: Sequence[str] | None, limit: int
+    ) -> tuple[int, bool]:
+        """Set ``read`` on the user's notifications (these ids, or up to ``limit``
+        unread ones): how many changed, and whether unread ones remain."""
+        notices = self._client.collection(USERS).document(uid).collection(NOTIFICATIONS)
+        if notification_ids is not None:
+            refs = [notices.document(notification_id) for notification_id in notification_ids]
+            unread = [
+                snapshot.reference
+                for snapshot in self._client.get_all(refs, field_paths=["read"])
+                if snapshot.exists and snapshot.get("read") is False
+            ]
+            more = False
+        else:
+            query = notices.where(filter=FieldFilter("read", "==", False)).limit(limit + 1)
+            unread = [snapshot.reference for snapshot in query.select([]).stream()]
+            more = len(unread) > limit
+            unread = unread[:limit]
+        for start in range(0, len(unread), MAX_BATCH_WRITES):
+            batch = self._client.batch()
+            for ref in unread[start : start + MAX_BATCH_WRITES]:
+                batch.update(ref, {"read": True, "readAt": firestore.SERVER_TIMESTAMP})
+            batch.commit()
+        return len(unread), more
 
     def preview_ref(self, generation_id: str) -> firestore.DocumentReference:
         return self._document(PREVIEWS, generation_id)

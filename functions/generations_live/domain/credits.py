@@ -92,6 +92,9 @@ class Account:
     lifetime: Mapping[str, int] = field(default_factory=dict)
     processing: int = 0
     start_bucket: StartBucket = field(default_factory=StartBucket)
+    # Whether the owner was told their credits ran low since credits were last
+    # added (domain/notifications.py): one alert per crossing.
+    low_credits_alerted: bool = False
 
     @property
     def available(self) -> int:

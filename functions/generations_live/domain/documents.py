@@ -12,11 +12,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generations_live.domain.identity import Caller
 from generations_live.domain.lifecycle import Status, Visibility
-from generations_live.domain.models import TrackGenerationRequest, UpdateGenerationStatusRequest
+
+if TYPE_CHECKING:
+    # For annotations only: the request models load pydantic, which reading a
+    # document's shape does not need.
+    from generations_live.domain.models import (
+        TrackGenerationRequest,
+        UpdateGenerationStatusRequest,
+    )
 
 PUBLIC_FIELDS: tuple[str, ...] = (
     "userId",

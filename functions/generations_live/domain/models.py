@@ -28,6 +28,7 @@ from generations_live.domain.bounds import (
 from generations_live.domain.credits import Mode
 from generations_live.domain.lifecycle import GenerationType, Status, Visibility
 from generations_live.domain.moderation import ModerationAction
+from generations_live.domain.webhooks import SUBSCRIBABLE, EventType
 from generations_live.domain.windows import MAX_WINDOW_DAYS
 
 # Stored text is bounded in characters and in UTF-8 bytes: a character may
@@ -250,6 +251,36 @@ class ModerationQueueRequest(_Request):
 class DeleteAccountDataRequest(_Request):
     # None: the caller's own data; another user's is for admins only.
     user_id: UserId | None = Field(default=None, alias="userId")
+
+
+WebhookEventField = Annotated[EventType, Strict(False)]
+EndpointId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,40}$")]
+NotificationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,40}$")]
+
+
+class RegisterWebhookEndpointRequest(_Request):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_OUTPUT_URI_LENGTH)]
+    events: list[WebhookEventField] = Field(min_length=1, max_length=len(SUBSCRIBABLE))
+
+    @model_validator(mode="after")
+    def _subscribable(self) -> RegisterWebhookEndpointRequest:
+        unknown = [event.value for event in self.events if event not in SUBSCRIBABLE]
+        if unknown:
+            raise ValueError(f"events cannot subscribe to {unknown}")
+        return self
+
+
+class ListWebhookEndpointsRequest(_Request):
+    pass
+
+
+class WebhookEndpointRequest(_Request):
+    endpoint_id: EndpointId = Field(alias="endpointId")
+
+
+class MarkNotificationsReadRequest(_Request):
+    # None: every unread notification of the caller (a bounded batch per call).
+    ids: list[NotificationId] | None = Field(default=None, min_length=1, max_length=100)
 
 
 class GetGenerationOutputsRequest(_Request):

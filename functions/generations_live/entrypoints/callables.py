@@ -21,6 +21,7 @@ from generations_live.entrypoints.edge import (
 if TYPE_CHECKING:
     from generations_live.adapters.generations import GenerationStore
     from generations_live.adapters.rollups import RollupStore
+    from generations_live.adapters.webhooks import WebhookStore
     from generations_live.domain.identity import Caller
     from generations_live.domain.models import (
         AnalyticsRequest,
@@ -29,20 +30,32 @@ if TYPE_CHECKING:
         GetLiveGenerationsRequest,
         GetUserUsageRequest,
         GrantCreditsRequest,
+        ListWebhookEndpointsRequest,
+        MarkNotificationsReadRequest,
         ModerateGenerationRequest,
         ModerationQueueRequest,
         QuoteGenerationRequest,
+        RegisterWebhookEndpointRequest,
         ReportGenerationRequest,
         TrackGenerationRequest,
         UpdateGenerationStatusRequest,
+        WebhookEndpointRequest,
     )
 
 
 def _generations() -> GenerationStore:
+    from generations_live.adapters.config import notice_policy
     from generations_live.adapters.firestore import default_client
     from generations_live.adapters.generations import GenerationStore
 
-    return GenerationStore(default_client())
+    return GenerationStore(default_client(), notices=notice_policy())
+
+
+def _webhooks() -> WebhookStore:
+    from generations_live.adapters.firestore import default_client
+    from generations_live.adapters.webhooks import WebhookStore
+
+    return WebhookStore(default_client())
 
 
 def _rollups() -> RollupStore:
@@ -184,3 +197,47 @@ def deleteAccountData(caller: Caller, request: DeleteAccountDataRequest) -> dict
 
     store = AccountDeletionStore(default_client())
     return deletion.delete_account_data(store, caller, request, _now())
+
+
+@callable_function
+def markNotificationsRead(caller: Caller, request: MarkNotificationsReadRequest) -> dict[str, Any]:
+    """Mark the caller's notifications read: these ids, or every unread one (in batches)."""
+    from generations_live.services import notifications
+
+    return notifications.mark_read(_generations(), caller, request)
+
+
+@callable_function
+def registerWebhookEndpoint(
+    caller: Caller, request: RegisterWebhookEndpointRequest
+) -> dict[str, Any]:
+    """Admins register an endpoint for events; its signing secret is answered only here."""
+    from generations_live.adapters.config import delivery_config
+    from generations_live.services import webhooks
+
+    return webhooks.register_endpoint(_webhooks(), caller, request, delivery_config())
+
+
+@callable_function
+def listWebhookEndpoints(caller: Caller, request: ListWebhookEndpointsRequest) -> dict[str, Any]:
+    """Admins list the endpoints (never their secrets) and their latest attempts."""
+    from generations_live.services import webhooks
+
+    del request  # nothing to ask
+    return webhooks.list_endpoints(_webhooks(), caller)
+
+
+@callable_function
+def disableWebhookEndpoint(caller: Caller, request: WebhookEndpointRequest) -> dict[str, Any]:
+    """Admins stop deliveries to an endpoint."""
+    from generations_live.services import webhooks
+
+    return webhooks.disable_endpoint(_webhooks(), caller, request, _now())
+
+
+@callable_function
+def rotateWebhookSecret(caller: Caller, request: WebhookEndpointRequest) -> dict[str, Any]:
+    """Admins get a new signing secret; the old one keeps signing for a day."""
+    from generations_live.services import webhooks
+
+    return webhooks.rotate_secret(_webhooks(), caller, request, _now())

@@ -29,7 +29,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import firestore
 
 from generations_live.adapters import accounts
-from generations_live.adapters.config import settings
+from generations_live.adapters.config import notice_policy, settings
 from generations_live.adapters.deletion import AccountDeletionStore
 from generations_live.adapters.firestore import default_client
 from generations_live.adapters.generations import GenerationStore
@@ -41,6 +41,7 @@ from generations_live.domain.lifecycle import GenerationType
 from generations_live.domain.models import DeleteAccountDataRequest
 from generations_live.domain.roles import Role, RoleAction, operator_problem, uid_problem
 from generations_live.domain.windows import MAX_WINDOW_DAYS
+from generations_live.entrypoints.cli_webhooks import add_webhook_commands
 from generations_live.services import billing, deletion, maintenance, roles, rollups, tracking
 
 EXIT_OK = 0
@@ -168,7 +169,7 @@ def _client(project: str | None) -> firestore.Client:
 
 
 def _store(project: str | None) -> GenerationStore:
-    return GenerationStore(_client(project))
+    return GenerationStore(_client(project), notices=notice_policy())
 
 
 def _rollup_store(project: str | None) -> RollupStore:
@@ -733,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     roles_command.set_defaults(command_parser=roles_command)
     _add_roles(roles_command, project)
+    add_webhook_commands(commands, project, _client)
     return parser
 
 

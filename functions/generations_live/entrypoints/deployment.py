@@ -14,6 +14,10 @@ costs a bounded bill and a stuck call ends:
   flight); raise it with the traffic.
 - **The payment webhook** does one transaction per event; the provider
   retries, so a small cap only delays purchases, never loses them.
+- **The webhook dispatcher** (a Firestore trigger on the outbox) sends an
+  event's deliveries, each within a few seconds' timeout, and may wait a few
+  seconds for one retry: 60 s ends it. 20 events at once per instance; the
+  sweeper delivers whatever it leaves.
 - **Schedules** fold, sweep and clean in bounded batches for minutes: one
   instance, one run at a time, up to 9 minutes (the longest a scheduled
   function may run). Running twice at once would only contend: the rollups
@@ -44,6 +48,12 @@ WEBHOOK_MAX_INSTANCES = params.IntParam(
     description="Instances the payment webhook may scale to.",
 )
 
+DISPATCH_MAX_INSTANCES = params.IntParam(
+    "DISPATCH_MAX_INSTANCES",
+    default=10,
+    description="Instances the webhook dispatcher may scale to (each sends 20 events at once).",
+)
+
 CALLABLE_TIMEOUT_SECONDS = 60
 SCHEDULE_TIMEOUT_SECONDS = 540
 
@@ -60,6 +70,13 @@ WEBHOOK: dict[str, Any] = {
     "concurrency": 20,
     "timeout_sec": 30,
     "max_instances": WEBHOOK_MAX_INSTANCES,
+}
+DISPATCHER: dict[str, Any] = {
+    "memory": options.MemoryOption.MB_256,
+    "cpu": 1,
+    "concurrency": 20,
+    "timeout_sec": 60,
+    "max_instances": DISPATCH_MAX_INSTANCES,
 }
 SCHEDULES: dict[str, Any] = {
     "memory": options.MemoryOption.MB_512,

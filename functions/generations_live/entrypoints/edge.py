@@ -146,7 +146,8 @@ def parse_request(model: type[RequestModel], data: Any) -> RequestModel:
     problem = request_problem(data)
     if problem is not None:
         unreadable, message = problem
-        field = unreadable.encode("utf-8", "backslashreplace").decode("ascii")
+        # The path may hold the very surrogate refused: it is named escaped.
+        field = unreadable.encode("utf-8", "backslashreplace").decode("utf-8")
         raise errors.InvalidArgument(
             f"{field}: {message}", details={"errors": [{"field": field, "message": message}]}
         )

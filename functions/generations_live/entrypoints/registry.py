@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from generations_live.entrypoints import callables, schedules, webhooks
+from generations_live.entrypoints import callables, schedules, triggers, webhooks
 from generations_live.entrypoints.edge import Handler, handler_of
 
 
@@ -21,6 +21,7 @@ class Trigger(enum.StrEnum):
     CALLABLE = "callable"
     HTTPS = "https"
     SCHEDULE = "schedule"
+    EVENT = "event"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ def _trigger(function: Callable[..., Any]) -> Trigger:
         return Trigger.CALLABLE
     if endpoint.scheduleTrigger is not None:
         return Trigger.SCHEDULE
+    if endpoint.eventTrigger is not None:
+        return Trigger.EVENT
     return Trigger.HTTPS
 
 
@@ -50,7 +53,7 @@ def _deployed_in(*modules: ModuleType) -> dict[str, Deployed]:
     return found
 
 
-DEPLOYED: dict[str, Deployed] = _deployed_in(callables, webhooks, schedules)
+DEPLOYED: dict[str, Deployed] = _deployed_in(callables, webhooks, schedules, triggers)
 
 
 def names(trigger: Trigger) -> list[str]:

@@ -7,23 +7,27 @@ The use cases and the Firestore client load on a run, not at import.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from firebase_functions import logger, options, scheduler_fn
 
 from generations_live.entrypoints.deployment import SCHEDULES
 
+# How long one deliverWebhooks run keeps sending: less than its minute.
+DELIVERY_BUDGET = timedelta(seconds=50)
+
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)
 def sweepStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     """Fail generations stuck in processing past the timeout, releasing their credits."""
-    from generations_live.adapters.config import settings
+    from generations_live.adapters.config import notice_policy, settings
     from generations_live.adapters.firestore import default_client
     from generations_live.adapters.generations import GenerationStore
     from generations_live.services import tracking
 
     now = event.schedule_time or datetime.now(UTC)
-    swept = tracking.sweep_stuck_generations(GenerationStore(default_client()), settings(), now)
+    store = GenerationStore(default_client(), notices=notice_policy())
+    swept = tracking.sweep_stuck_generations(store, settings(), now)
     logger.info("swept stuck generations", swept=swept, job=event.job_name)
 
 
@@ -38,6 +42,16 @@ def cleanupGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     now = event.schedule_time or datetime.now(UTC)
     deleted = maintenance.cleanup_generations(GenerationStore(default_client()), settings(), now)
     logger.info("cleaned up expired generations", deleted=deleted, job=event.job_name)
+
+
+@scheduler_fn.on_schedule(schedule="every 1 minutes", **SCHEDULES)
+def deliverWebhooks(event: scheduler_fn.ScheduledEvent) -> None:
+    """Send every webhook delivery whose retry is due, and any event the dispatcher missed."""
+    from generations_live.entrypoints.couriers import courier
+
+    # Within the minute, so runs do not pile up behind each other.
+    counts = courier().deliver_due(budget=DELIVERY_BUDGET)
+    logger.info("delivered due webhooks", job=event.job_name, **counts)
 
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)

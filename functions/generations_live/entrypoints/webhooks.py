@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 import flask
 from firebase_functions import https_fn, logger
 
-from generations_live.adapters.config import PAYMENT_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
+from generations_live.adapters.config import (
+    PAYMENT_WEBHOOK_SECRET,
+    WEBHOOK_TOLERANCE,
+    notice_policy,
+)
 from generations_live.domain import signatures
 from generations_live.entrypoints.deployment import WEBHOOK
 from generations_live.entrypoints.edge import body_within
@@ -66,7 +70,7 @@ def paymentWebhook(request: flask.Request) -> flask.Response:
         # ValidationError, json.JSONDecodeError and UnicodeDecodeError are all
         # ValueErrors; Python's JSON reader recurses, so deep nesting is malformed too.
         return _reply(400, error=f"malformed event: {malformed}")
-    store = GenerationStore(default_client())
+    store = GenerationStore(default_client(), notices=notice_policy())
     outcome = billing.apply_purchase(store, event.id, purchase, accounts.user_exists)
     logger.info("payment event", eventId=event.id, outcome=outcome.value)
     return _reply(

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from generations_live.adapters.generations import GenerationStore, StoreTransaction
-from generations_live.domain import documents, moderation
+from generations_live.domain import documents, moderation, webhooks
 from generations_live.domain.documents import GenerationDocuments
 from generations_live.domain.errors import NotFound, PermissionDenied
 from generations_live.domain.identity import Caller
@@ -23,6 +23,7 @@ from generations_live.domain.models import (
     ReportGenerationRequest,
     UpdateGenerationStatusRequest,
 )
+from generations_live.domain.webhooks import EventType
 from generations_live.services.tracking import owner_of, settle_generation
 
 
@@ -63,6 +64,13 @@ def moderate_generation(
             tx.update_generation(owner_id, generation_id, change)
         if has_preview:
             tx.hide_preview(generation_id, request.action is moderation.ModerationAction.HIDE)
+        if request.action is moderation.ModerationAction.HIDE:
+            hidden_now = {**public, **change.public, "status": status.value}
+            tx.publish(
+                EventType.GENERATION_HIDDEN,
+                {**webhooks.generation_data(generation_id, hidden_now), "reason": request.reason},
+                uid=owner_id,
+            )
         if queued is not None:
             tx.save_queue_entry(
                 generation_id,

@@ -264,6 +264,7 @@ def _complete_with_outputs(
         report=report,
         now=now,
         also=GenerationDocuments(public=public_fields, private=private_fields),
+        outputs=stored,
     )
     tx.save_outputs(
         owner_id,
@@ -293,6 +294,7 @@ def settle_generation(
     report: UpdateGenerationStatusRequest,
     now: datetime,
     also: GenerationDocuments | None = None,
+    outputs: list[dict[str, Any]] | None = None,
 ) -> None:
     """Move a processing generation to the report's terminal status in ``tx``:
     both halves (with ``also``'s field changes), its end event, the charge or
@@ -318,7 +320,7 @@ def settle_generation(
         update = GenerationDocuments(
             public={**update.public, **also.public}, private={**update.private, **also.private}
         )
-    tx.finish_generation(owner_id, generation_id, update, stored_public=public)
+    tx.finish_generation(owner_id, generation_id, update, stored_public=public, outputs=outputs)
     tx.save_account(owner_id, settled)
     tx.save_usage_day(
         owner_id, usage_day, usage.record_outcome(day_usage, usage_day, report.status, charged)

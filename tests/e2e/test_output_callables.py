@@ -226,13 +226,13 @@ def test_bad_outputs_are_refused_naming_the_field_and_nothing_is_written(
         else value
         for name, value in fields.items()
     }
-    before = firestore_admin.every_document()
+    before = firestore_admin.written_by_changes()
     with pytest.raises(CallableError) as refused:
         complete(api, worker, generation_id, **report)
     assert refused.value.code == "invalid-argument"
     named = {problem["field"] for problem in refused.value.details["errors"]}
     assert field in named, refused.value.message
-    after = firestore_admin.every_document()
+    after = firestore_admin.written_by_changes()
     assert {path: doc for path, doc in after.items() if "/request_claims/" not in path} == {
         path: doc for path, doc in before.items() if "/request_claims/" not in path
     }
@@ -284,13 +284,13 @@ def test_regenerate_links_to_the_callers_own_generation_only(
     assert record["regeneratedFrom"] == {"stringValue": original}
     assert "regeneratedFrom" not in (firestore_admin.get(f"live_generations/{again}") or {})
 
-    before = firestore_admin.every_document()
+    before = firestore_admin.written_by_changes()
     for foreign in (original, "no-such-generation"):
         with pytest.raises(CallableError) as refused:
             track(api, stranger, regeneratedFrom=foreign)
         assert refused.value.code == "not-found"
         assert refused.value.details["field"] == "regeneratedFrom"
-    assert firestore_admin.every_document() == before
+    assert firestore_admin.written_by_changes() == before
 
 
 def test_getting_outputs_of_an_unknown_generation_is_not_found(
