@@ -32,7 +32,7 @@ from harness.clients import AuthEmulator
 from harness.emulators import PROJECT_ID, EmulatorSuite, FirestoreEmulator
 from harness.in_process import function_client
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 SEED_REQUEST = "seed-request-1"
 WEBHOOK_SECRET = "fuzz-webhook-secret"
 DECLARED = {
