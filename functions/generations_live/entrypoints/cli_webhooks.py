@@ -115,7 +115,9 @@ def add_webhook_commands(
 
     def deliver(args: argparse.Namespace) -> int:
         budget = timedelta(seconds=args.budget_seconds)
-        _print(courier(client_for(args.project)).deliver_due(budget=budget))
+        counts = courier(client_for(args.project)).deliver_due(budget=budget)
+        # One line: the local backend logs a scheduled command's last line.
+        print(json.dumps(counts, sort_keys=True))
         return EXIT_OK
 
     listing = action("list", list_endpoints, "Print every endpoint and its latest attempts.")
