@@ -368,12 +368,21 @@ class WebhookStore:
         def write(transaction: firestore.Transaction) -> Recorded:
             endpoint = endpoint_ref.get(transaction=transaction)
             endpoint_fields = endpoint.to_dict() or {} if endpoint.exists else {}
-            # Read first (every read precedes the writes), used if this disables it.
-            _, events_without = self._enabled_events(
-                transaction, claimed.endpoint.endpoint_id, {"enabled": False}
-            )
             dead_since_success = int(endpoint_fields.get("deadSinceSuccess", 0))
-            disabled = False
+            disabling = (
+                endpoint.exists
+                and not outcome.delivered
+                and outcome.next_attempt_at is None
+                and bool(endpoint_fields.get("enabled"))
+                and dead_since_success + 1 >= outcome.failure_budget
+            )
+            # Only a disabling attempt reads the other endpoints (every read
+            # precedes the writes): the subscriptions it leaves behind.
+            events_without: list[str] = []
+            if disabling:
+                _, events_without = self._enabled_events(
+                    transaction, claimed.endpoint.endpoint_id, {"enabled": False}
+                )
             if outcome.delivered:
                 state = DeliveryState.DELIVERED
                 update: dict[str, Any] = {
@@ -392,11 +401,7 @@ class WebhookStore:
                 if endpoint.exists:
                     dead_since_success += 1
                     endpoint_update: dict[str, Any] = {"deadSinceSuccess": dead_since_success}
-                    if (
-                        endpoint_fields.get("enabled")
-                        and dead_since_success >= outcome.failure_budget
-                    ):
-                        disabled = True
+                    if disabling:
                         endpoint_update |= {
                             "enabled": False,
                             "disabledAt": now,
@@ -417,7 +422,7 @@ class WebhookStore:
                                 },
                             )
                     transaction.update(endpoint_ref, endpoint_update)
-                    if disabled:
+                    if disabling:
                         self._save_subscriptions(transaction, events_without)
             transaction.update(
                 delivery_ref,
@@ -439,7 +444,7 @@ class WebhookStore:
                     "expireAt": now + ATTEMPTS_KEPT_FOR,
                 },
             )
-            return Recorded(state=state, endpoint_disabled=disabled)
+            return Recorded(state=state, endpoint_disabled=disabling)
 
         return run_transaction(self._client, write, contended=_CONTENDED)
 
