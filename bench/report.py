@@ -12,10 +12,11 @@ and ours / baseline as soon as it is measured; this one runs them all, records
 the machine, and fills bench/benchmarks.md.template, which says how each figure
 was measured, then runs the measurements that have commands of their own
 (``OWN_RUNS``: claims, the credit burst, the load run, the abusive user, analytics
-at volume, the preview pipeline, webhook deliveries) and carries their output. A
-full run takes about 25 minutes on 2 cores; ``--quick`` scales the sizes and
-durations down (about 8 minutes: the measured dashboard minute stays a minute,
-and 50 function workers still have to start).
+at volume, the preview pipeline, webhook deliveries, the feed's cost across a
+traffic axis) and carries their output. A full run takes about 30 minutes on 2
+cores; ``--quick`` scales the sizes and durations down (about 9 minutes: the
+measured dashboard minute stays a minute, and 50 function workers still have to
+start).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ OWN_RUNS = (
     OwnRun("bench.analytics", ("--small", "500", "--large", "5000", "--load-seconds", "10")),
     OwnRun("bench.previews", ("--runs", "5")),
     OwnRun("bench.webhooks", ("--latency-samples", "20", "--users", "4", "--seconds", "10")),
+    OwnRun("bench.feed_snapshot", ("--seconds", "15")),
 )
 # An own run that takes longer than this is stopped and reported as failed.
 OWN_RUN_TIMEOUT_S = 20 * 60

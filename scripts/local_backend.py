@@ -44,6 +44,7 @@ SCHEDULED_COMMANDS = (
     ("rollup", "--lag", "0"),
     ("sweep-stuck",),
     ("webhooks", "deliver", "--budget-seconds", "20"),
+    ("refresh-feed",),
 )
 
 
@@ -136,7 +137,11 @@ def _deployed_lines() -> str:
     wrapped = textwrap.fill(callables, width=92, initial_indent=indent, subsequent_indent=indent)
     https = ", ".join(registry.names(registry.Trigger.HTTPS))
     events = ", ".join(registry.names(registry.Trigger.EVENT))
-    return f"{wrapped},\n{indent}{https} (HTTPS), {events} (on Firestore writes)"
+    tasks = ", ".join(registry.names(registry.Trigger.TASK))
+    return (
+        f"{wrapped},\n{indent}{https} (HTTPS), {events} (on Firestore writes),\n"
+        f"{indent}{tasks} (a task queue)"
+    )
 
 
 def _print_addresses(suite: EmulatorSuite) -> None:
@@ -150,7 +155,7 @@ Generations Live is running on the emulators (project {PROJECT_ID}):
   Firestore  {suite.url("firestore")}   (FIRESTORE_EMULATOR_HOST={suite.firestore_host})
   Functions  {functions}/<callable>
 {_deployed_lines()}
-  Schedules  rollup, sweep-stuck and webhooks deliver every {SCHEDULE_EVERY_S:.0f} s
+  Schedules  rollup, sweep-stuck, webhooks deliver and refresh-feed every {SCHEDULE_EVERY_S:.0f} s
              (the emulator runs no schedule: the operator commands run their code)
 
 Try a callable:

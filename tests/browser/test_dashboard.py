@@ -19,6 +19,7 @@ from playwright.sync_api import Locator, Page, Request, ViewportSize, expect
 from generations_live.domain.lifecycle import GenerationType
 from harness.clients import AppUser, AuthEmulator, CallableClient, grant_credits
 from harness.emulators import ROOT, EmulatorSuite, run_operator_command
+from harness.pages import in_feed_snapshot
 
 # Generous: the page loads the SDK and opens its streams on a 2-core machine
 # that also runs every emulator. Speed is measured, not asserted.
@@ -639,6 +640,7 @@ def test_on_a_phone_the_feed_and_the_form_are_on_the_first_screen(
 
 
 def test_only_really_new_rows_are_highlighted(
+    suite: EmulatorSuite,
     page: Page,
     dashboard: Dashboard,
     api: CallableClient,
@@ -649,6 +651,8 @@ def test_only_really_new_rows_are_highlighted(
 ) -> None:
     grant(api, admin, user, 100)
     before = [track(api, user, prompt=f"made before the page, {n}") for n in range(2)]
+    # Made before the page opened means in the feed it first shows.
+    in_feed_snapshot(suite, before)
     page.add_init_script(RECORD_HIGHLIGHTS)
     dashboard.open()
     for generation_id in before:

@@ -27,7 +27,7 @@ from playwright.sync_api import Locator, Page, Request, expect
 
 from harness.clients import AppUser, AuthEmulator, CallableClient, FirestoreAdminRest, grant_credits
 from harness.emulators import EmulatorSuite
-from harness.pages import UI_TIMEOUT_MS, email_account
+from harness.pages import UI_TIMEOUT_MS, email_account, in_feed_snapshot
 from harness.pages import open_signed_in as sign_in
 
 OUTPUT_SIZE = (96, 64)
@@ -341,6 +341,8 @@ def test_a_preview_is_read_once_and_only_when_its_row_comes_into_view(
         text = {"text": f"Poem {n}: the tide comes in.", "contentType": "text/plain"}
         complete_text = {"generationId": newer, "status": "completed", "outputs": [text]}
         api.call("updateGenerationStatus", complete_text, id_token=worker.id_token)
+    # Opened once the feed shows them all, so the kite is below the window from the start.
+    in_feed_snapshot(suite, [below, newer])
     page.set_viewport_size({"width": 1280, "height": 480})
     said: list[str] = []
     firestore_host = suite.url("firestore").split("//", 1)[1]

@@ -5,7 +5,8 @@
 // (exit 0) when its stdin closes or after --timeout-s seconds.
 //
 //   node tests/e2e/listener_probe.mjs --auth 127.0.0.1:9099 --firestore 127.0.0.1:8080 \
-//     --project demo-generations-live [--type image] [--status completed] [--signed-out]
+//     --project demo-generations-live [--type image] [--status completed] [--signed-out] \
+//     [--query]   (the query listener instead of the view's snapshot)
 import { parseArgs } from "node:util";
 
 import { initializeApp } from "firebase/app";
@@ -17,7 +18,7 @@ import {
   terminate,
 } from "firebase/firestore";
 
-import { watchLiveGenerations } from "../../web/live-feed.js";
+import { watchLiveGenerations, watchLiveGenerationsQuery } from "../../web/live-feed.js";
 
 const { values: options } = parseArgs({
   options: {
@@ -27,6 +28,7 @@ const { values: options } = parseArgs({
     type: { type: "string" },
     status: { type: "string" },
     "signed-out": { type: "boolean", default: false },
+    query: { type: "boolean", default: false },
     "timeout-s": { type: "string", default: "120" },
   },
 });
@@ -79,7 +81,8 @@ if (!options["signed-out"]) {
 }
 
 const filter = { type: options.type, status: options.status };
-unsubscribe = watchLiveGenerations(
+const watch = options.query ? watchLiveGenerationsQuery : watchLiveGenerations;
+unsubscribe = watch(
   db,
   filter,
   (generations) => {

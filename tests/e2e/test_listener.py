@@ -2,7 +2,10 @@
 Firebase JS SDK against the emulators (``listener_probe.mjs`` prints each
 snapshot as a JSON line). The feed must update itself, with no re-query, when
 a generation starts and when a worker finishes it; keep private prompts out;
-honour the filters; and refuse signed-out readers.
+honour the filters; and refuse signed-out readers. It listens to the view's
+snapshot document, which the ``maintainFeedSnapshots`` trigger keeps (the
+Functions emulator runs it); the query listener, the simple alternative,
+is checked too.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ PUBLIC_FIELDS = {
     "createdAt", "updatedAt", "completedAt", "durationMs", "errorCode", "hidden", "expireAt",
     "preview", "outputCount", "textExcerpt",
 }  # fmt: skip
+# A snapshot's entry also says whether its prompt was cut.
+ENTRY_FIELDS = {*PUBLIC_FIELDS, "promptTruncated"}
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,12 @@ class Listeners:
         self._probes: list[ListenerProbe] = []
 
     def open(
-        self, *, type: str | None = None, status: str | None = None, signed_in: bool = True
+        self,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        signed_in: bool = True,
+        query: bool = False,
     ) -> ListenerProbe:
         command = [
             self._node,
@@ -165,6 +175,8 @@ class Listeners:
             command += ["--status", status]
         if not signed_in:
             command.append("--signed-out")
+        if query:
+            command.append("--query")
         stderr_path = self._workdir / f"probe-{len(self._probes)}.stderr"
         probe = ListenerProbe(command, stderr_path)
         self._probes.append(probe)
@@ -227,7 +239,7 @@ def test_the_feed_updates_itself_when_a_generation_starts_and_completes(
     }
     assert started.ids[0] == generation_id, "newest first"
     entry = started.by_id[generation_id]
-    assert set(entry) == PUBLIC_FIELDS
+    assert set(entry) == ENTRY_FIELDS
     assert entry["userId"] == user.uid
     assert (entry["userName"], entry["type"], entry["engine"]) == (
         "Grace Hopper",
@@ -275,7 +287,7 @@ def test_a_completion_brings_the_preview_placeholder_not_the_image(
         lambda s: s.by_id.get(generation_id, {}).get("status") == "completed", "the completion"
     )
     entry = done.by_id[generation_id]
-    assert set(entry) == PUBLIC_FIELDS
+    assert set(entry) == ENTRY_FIELDS
     assert entry["outputCount"] == 2
     assert (entry["preview"]["width"], entry["preview"]["height"]) == (320, 240)
     assert len(entry["preview"]["blurhash"]) >= 6
@@ -291,7 +303,7 @@ def test_a_private_generation_arrives_without_its_prompt(
     generation_id = track(api, user, prompt="my secret plan", visibility="private")
     snapshot = feed.wait_for(lambda s: generation_id in s.ids, "the private generation")
     entry = snapshot.by_id[generation_id]
-    assert set(entry) == PUBLIC_FIELDS
+    assert set(entry) == ENTRY_FIELDS
     assert entry["prompt"] is None
     assert entry["userName"] == "Grace Hopper"
     assert "my secret plan" not in "".join(feed.transcript)
@@ -327,3 +339,32 @@ def test_a_signed_out_listener_is_refused(listeners: Listeners) -> None:
     code, exit_status = probe.refusal()
     assert code == "permission-denied"
     assert exit_status != 0
+
+
+def test_the_query_listener_alternative_sees_the_same_changes(
+    api: CallableClient, user: AppUser, worker: AppUser, listeners: Listeners
+) -> None:
+    feed = listeners.open(query=True)
+    feed.first_snapshot()
+    generation_id = track(api, user, type="text", prompt="a haiku about frost")
+    started = feed.wait_for(lambda s: generation_id in s.ids, "the started generation")
+    assert set(started.by_id[generation_id]) == PUBLIC_FIELDS
+    finish(api, worker, generation_id, "completed")
+    feed.wait_for(
+        lambda s: s.by_id.get(generation_id, {}).get("status") == "completed", "the completion"
+    )
+
+
+def test_a_long_prompt_is_cut_in_the_snapshot_and_whole_in_the_feed(
+    api: CallableClient, user: AppUser, listeners: Listeners, suite: EmulatorSuite
+) -> None:
+    feed = listeners.open()
+    feed.first_snapshot()
+    prompt = ("a very long prompt about lighthouses " * 100).strip()[:3900]
+    generation_id = track(api, user, prompt=prompt)
+    entry = feed.wait_for(lambda s: generation_id in s.ids, "the generation").by_id[generation_id]
+    assert entry["promptTruncated"] is True
+    assert len(entry["prompt"]) == 500
+    assert prompt.startswith(entry["prompt"][:-1])
+    stored = suite.firestore_client().collection("live_generations").document(generation_id).get()
+    assert stored.get("prompt") == prompt

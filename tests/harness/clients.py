@@ -12,6 +12,8 @@ from typing import Any
 import requests
 
 from generations_live.adapters.collections import (
+    FEED_SNAPSHOT_LEASES,
+    FEED_SNAPSHOTS,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_EVENTS,
@@ -176,12 +178,14 @@ class FirestoreAdminRest:
         return self._every({"allDescendants": True})
 
     def written_by_changes(self) -> dict[str, dict[str, Any]]:
-        """Every document, without what the webhook dispatcher writes on its own after a
-        change (its deliveries, their log, the outbox's fan-out marks): what a call wrote,
-        compared before and after it without racing the dispatcher."""
+        """Every document, without what the triggers write on their own after a change
+        (the webhook dispatcher's deliveries, their log and the outbox's fan-out marks;
+        the feed maintainer's snapshots and leases): what a call wrote, compared before
+        and after it without racing the triggers."""
         settled: dict[str, dict[str, Any]] = {}
+        on_their_own = (WEBHOOK_DELIVERIES, WEBHOOK_ATTEMPTS, FEED_SNAPSHOTS, FEED_SNAPSHOT_LEASES)
         for path, fields in self.every_document().items():
-            if f"/{WEBHOOK_DELIVERIES}/" in path or f"/{WEBHOOK_ATTEMPTS}/" in path:
+            if any(f"/{collection}/" in path for collection in on_their_own):
                 continue
             marks = DISPATCHER_MARKS if f"/{WEBHOOK_EVENTS}/" in path else frozenset()
             settled[path] = {name: value for name, value in fields.items() if name not in marks}

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import IO
 
 import requests
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ID = "demo-generations-live"
@@ -289,6 +291,15 @@ class EmulatorSuite:
     def function_url(self, name: str) -> str:
         return f"{self.url('functions')}/{self.project}/{REGION}/{name}"
 
+    def firestore_client(self) -> firestore.Client:
+        """An Admin client of the suite's Firestore emulator (rules do not apply to it)."""
+        with _environment(FIRESTORE_EMULATOR_HOST=self.firestore_host):
+            # The client reads the emulator's address when it is built.
+            return firestore.Client(
+                project=self.project,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            )
+
     def wipe_firestore(self) -> None:
         """Delete every document of the suite's Firestore emulator (rules stay)."""
         database = f"projects/{self.project}/databases/(default)"
@@ -299,6 +310,21 @@ class EmulatorSuite:
     def dashboard_url(self) -> str:
         """The dashboard page, when the suite runs Hosting."""
         return f"{self.url('hosting')}/"
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block, restored after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def suite_environment() -> dict[str, str]:

@@ -3,10 +3,13 @@ know the password of, and signing it in through the page's own form."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from playwright.sync_api import Page, expect
 
+from generations_live.adapters.collections import FEED_SNAPSHOTS
+from generations_live.domain.feed_views import FeedView
 from harness.clients import AppUser, AuthEmulator
 from harness.emulators import EmulatorSuite
 
@@ -36,3 +39,19 @@ def open_signed_in(page: Page, suite: EmulatorSuite, account: AppUser) -> None:
     page.locator('#sign-in input[name="password"]').fill(PASSWORD)
     page.locator('#sign-in button[value="sign-in"]').click()
     expect(page.locator("#mine")).to_have_attribute("data-uid", account.uid, timeout=UI_TIMEOUT_MS)
+
+
+def in_feed_snapshot(suite: EmulatorSuite, ids: list[str], timeout_s: float = 30.0) -> None:
+    """Wait until the dashboard's feed (the snapshot of all generations) shows ``ids``:
+    the snapshot follows the feed within about a second of each change, so a page
+    opened sooner may first show the feed without them."""
+    reference = suite.firestore_client().collection(FEED_SNAPSHOTS).document(FeedView().id)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stored = reference.get()
+        shown = {entry["id"] for entry in (stored.get("entries") if stored.exists else [])}
+        if set(ids) <= shown:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{sorted(set(ids) - shown)} not in the feed snapshot")
+        time.sleep(0.1)

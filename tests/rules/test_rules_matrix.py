@@ -65,6 +65,9 @@ MATRIX = [
     Rule(f"account_deletions/{OWNER}", NOBODY, NOBODY, NOBODY),
     Rule("erased_generations/gen-0", NOBODY, NOBODY, NOBODY),
     Rule("role_audit/20261203T120000.000000Z-0a1b2c", NOBODY, NOBODY, NOBODY),
+    # Feed snapshots are read by id, never listed; their leases are nobody's.
+    Rule("feed_snapshots/all", SIGNED_IN, NOBODY, NOBODY),
+    Rule("feed_snapshot_leases/all", NOBODY, NOBODY, NOBODY),
     # Previews are read by id under their generation's visibility, never listed.
     Rule("previews/gen-public", SIGNED_IN, NOBODY, NOBODY),
     Rule("previews/gen-private", OWNER_OR_ADMIN, NOBODY, NOBODY),
@@ -86,6 +89,8 @@ SEED: dict[str, dict[str, Any]] = {
     f"users/{OWNER}": {"note": "not a document the project writes"},
     f"billing/{OWNER}": {"balance": 10, "held": 5},
     f"billing/{OWNER}/ledger/hold_gen-1": {"kind": "hold", "amount": -5},
+    "feed_snapshots/all": {"entries": [], "slot": 1},
+    "feed_snapshot_leases/all": {"slot": 1},
     "previews/gen-public": {"userId": OWNER, "visibility": "public", "hidden": False},
     "previews/gen-private": {"userId": OWNER, "visibility": "private", "hidden": False},
     "previews/gen-hidden": {"userId": OWNER, "visibility": "public", "hidden": True},

@@ -155,6 +155,8 @@ def test_main_exports_exactly_the_registry() -> None:
         "sweepStuckGenerations",
         "cleanupGenerations",
         "deliverWebhooks",
+        "refreshFeedSnapshots",
         "rollupAnalytics",
     ]
-    assert names(Trigger.EVENT) == ["dispatchWebhookEvent"]
+    assert names(Trigger.EVENT) == ["dispatchWebhookEvent", "maintainFeedSnapshots"]
+    assert names(Trigger.TASK) == ["rebuildFeedSnapshot"]

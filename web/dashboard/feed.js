@@ -1,8 +1,9 @@
 // The live feed: the 50 newest public generations through the realtime
-// listener of web/live-feed.js (no polling), filtered by type and status.
+// listener of web/live-feed.js on the view's snapshot document (no polling, at
+// most one read a second), filtered by type and status.
 // Each row shows its result (previews.js); a click or Enter opens its detail,
 // and "Use this prompt" copies a public prompt into the start form.
-import { FEED_LIMIT, watchLiveGenerations } from "../live-feed.js";
+import { FEED_LIMIT, readLiveGeneration, watchLiveGenerations } from "../live-feed.js";
 
 import { el, freshRows, place, statusPill, timeLabel, toDate, typeBadge } from "./format.js";
 import { errorMessage } from "./messages.js";
@@ -164,25 +165,33 @@ export function createFeed(
     return node;
   }
 
-  list.addEventListener("click", (event) => {
+  // A snapshot's entry carries at most 500 characters of a prompt: the whole
+  // generation is read (one document) when its prompt is used or opened.
+  async function whole(generation) {
+    if (!generation.promptTruncated) return generation;
+    return (await readLiveGeneration(db, generation.id).catch(() => null)) ?? generation;
+  }
+
+  list.addEventListener("click", async (event) => {
     const row = event.target.closest("[data-generation-id]");
     if (!row || !list.contains(row)) return;
     const generation = entries.get(row.dataset.generationId);
     if (!generation) return;
     if (event.target.closest("[data-use-prompt]")) {
-      const fields = promptFields(generation);
+      const fields = promptFields(await whole(generation));
       if (fields) onUsePrompt(fields);
       return;
     }
     if (event.target.closest("button, a")) return;
-    onOpen(row.dataset.generationId, generation, row);
+    onOpen(row.dataset.generationId, await whole(generation), row);
   });
-  list.addEventListener("keydown", (event) => {
+  list.addEventListener("keydown", async (event) => {
     if (event.key !== "Enter" || !event.target.matches("[data-generation-id]")) return;
     const generation = entries.get(event.target.dataset.generationId);
     if (!generation) return;
     event.preventDefault();
-    onOpen(event.target.dataset.generationId, generation, event.target);
+    const row = event.target;
+    onOpen(row.dataset.generationId, await whole(generation), row);
   });
 
   typeFilter.addEventListener("change", () => unsubscribe && start());

@@ -58,6 +58,11 @@ WEBHOOK_DELIVERIES = "webhook_deliveries"
 # outbox only when someone will receive it.
 WEBHOOK_SUBSCRIPTIONS = "webhook_subscriptions"
 SUBSCRIPTIONS_DOCUMENT = "current"
+# The feed's snapshots: one document per view (``domain/feed_views.py``) with
+# its 50 newest entries, readable by signed-in users, and each view's lease,
+# which hands one builder each period the right to rewrite it.
+FEED_SNAPSHOTS = "feed_snapshots"
+FEED_SNAPSHOT_LEASES = "feed_snapshot_leases"
 # Per-user collections a deletion removes whole (besides the generations, which
 # go with their public halves): subcollections of users/{uid}, and top-level
 # collections whose documents name their user in ``userId``. A new per-user

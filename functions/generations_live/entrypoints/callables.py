@@ -192,11 +192,13 @@ def deleteAccountData(caller: Caller, request: DeleteAccountDataRequest) -> dict
     the deletion is finished: the client calls again. The Auth account stays.
     """
     from generations_live.adapters.deletion import AccountDeletionStore
+    from generations_live.adapters.feed_snapshots import FeedSnapshotStore
     from generations_live.adapters.firestore import default_client
     from generations_live.services import deletion
 
     store = AccountDeletionStore(default_client())
-    return deletion.delete_account_data(store, caller, request, _now())
+    feed = FeedSnapshotStore(default_client())
+    return deletion.delete_account_data(store, caller, request, _now(), feed=feed)
 
 
 @callable_function

@@ -31,6 +31,7 @@ from google.cloud import firestore
 from generations_live.adapters import accounts
 from generations_live.adapters.config import notice_policy, settings
 from generations_live.adapters.deletion import AccountDeletionStore
+from generations_live.adapters.feed_snapshots import FeedSnapshotStore
 from generations_live.adapters.firestore import default_client
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.role_audit import RoleAuditLog
@@ -42,7 +43,15 @@ from generations_live.domain.models import DeleteAccountDataRequest
 from generations_live.domain.roles import Role, RoleAction, operator_problem, uid_problem
 from generations_live.domain.windows import MAX_WINDOW_DAYS
 from generations_live.entrypoints.cli_webhooks import add_webhook_commands
-from generations_live.services import billing, deletion, maintenance, roles, rollups, tracking
+from generations_live.services import (
+    billing,
+    deletion,
+    feed_snapshots,
+    maintenance,
+    roles,
+    rollups,
+    tracking,
+)
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -269,6 +278,13 @@ def sweep_stuck(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def refresh_feed(args: argparse.Namespace) -> int:
+    """Rebuild every feed snapshot that differs from its query, as the schedule does."""
+    report = feed_snapshots.rebuild_all(FeedSnapshotStore(_client(args.project)))
+    print(json.dumps(report.counts(), sort_keys=True))
+    return EXIT_OK
+
+
 def rollup(args: argparse.Namespace) -> int:
     """Fold new events into the analytics rollups now, as the scheduled job does."""
     lag = timedelta(seconds=args.lag) if args.lag is not None else settings().rollup_lag
@@ -464,7 +480,12 @@ def delete_account(args: argparse.Namespace) -> int:
     with _progress(f"deleting the data of {args.uid}", "round") as advance:
         while True:
             answer = deletion.delete_account_data(
-                store, deletion.OPERATOR, request, datetime.now(UTC), budget=budget
+                store,
+                deletion.OPERATOR,
+                request,
+                datetime.now(UTC),
+                budget=budget,
+                feed=FeedSnapshotStore(_client(args.project)),
             )
             advance(1)
             if answer["done"]:
@@ -571,6 +592,12 @@ COMMANDS: tuple[tuple[str, Callable[[argparse.Namespace], int], str], ...] = (
         sweep_stuck,
         "Fail generations still processing after PROCESSING_TIMEOUT_MINUTES and release "
         "their credits, as the scheduled sweeper does.",
+    ),
+    (
+        "refresh-feed",
+        refresh_feed,
+        "Rebuild every feed snapshot (feed_snapshots) that differs from the query it stands "
+        "for, as the refreshFeedSnapshots schedule does; prints the counts as JSON.",
     ),
     (
         "audit-ledgers",

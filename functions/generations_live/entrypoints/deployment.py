@@ -18,6 +18,11 @@ costs a bounded bill and a stuck call ends:
   event's deliveries, each within a few seconds' timeout, and may wait a few
   seconds for one retry: 60 s ends it. 20 events at once per instance; the
   sweeper delivers whatever it leaves.
+- **The feed maintainer** (a Firestore trigger on the feed) reads a few
+  leases per change and, for at most one change per view and second, runs
+  the view's query and writes its snapshot, waiting up to a second for its
+  period: most invocations end in milliseconds, a few wait, so 40 at once
+  per instance. The schedule puts right whatever it misses.
 - **Schedules** fold, sweep and clean in bounded batches for minutes: one
   instance, one run at a time, up to 9 minutes (the longest a scheduled
   function may run). Running twice at once would only contend: the rollups
@@ -54,6 +59,12 @@ DISPATCH_MAX_INSTANCES = params.IntParam(
     description="Instances the webhook dispatcher may scale to (each sends 20 events at once).",
 )
 
+FEED_MAINTAINER_MAX_INSTANCES = params.IntParam(
+    "FEED_MAINTAINER_MAX_INSTANCES",
+    default=10,
+    description="Instances the feed snapshots' maintainer may scale to (40 changes at once each).",
+)
+
 CALLABLE_TIMEOUT_SECONDS = 60
 SCHEDULE_TIMEOUT_SECONDS = 540
 
@@ -77,6 +88,13 @@ DISPATCHER: dict[str, Any] = {
     "concurrency": 20,
     "timeout_sec": 60,
     "max_instances": DISPATCH_MAX_INSTANCES,
+}
+FEED_MAINTAINER: dict[str, Any] = {
+    "memory": options.MemoryOption.MB_256,
+    "cpu": 1,
+    "concurrency": 40,
+    "timeout_sec": 60,
+    "max_instances": FEED_MAINTAINER_MAX_INSTANCES,
 }
 SCHEDULES: dict[str, Any] = {
     "memory": options.MemoryOption.MB_512,

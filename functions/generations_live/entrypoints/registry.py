@@ -22,6 +22,7 @@ class Trigger(enum.StrEnum):
     HTTPS = "https"
     SCHEDULE = "schedule"
     EVENT = "event"
+    TASK = "task"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def _trigger(function: Callable[..., Any]) -> Trigger:
         return Trigger.SCHEDULE
     if endpoint.eventTrigger is not None:
         return Trigger.EVENT
+    if endpoint.taskQueueTrigger is not None:
+        return Trigger.TASK
     return Trigger.HTTPS
 
 

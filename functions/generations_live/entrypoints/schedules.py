@@ -55,6 +55,17 @@ def deliverWebhooks(event: scheduler_fn.ScheduledEvent) -> None:
 
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)
+def refreshFeedSnapshots(event: scheduler_fn.ScheduledEvent) -> None:
+    """Rebuild every feed snapshot that differs from its query (a missed change, a lost builder)."""
+    from generations_live.adapters.feed_snapshots import FeedSnapshotStore
+    from generations_live.adapters.firestore import default_client
+    from generations_live.services import feed_snapshots
+
+    report = feed_snapshots.rebuild_all(FeedSnapshotStore(default_client()))
+    logger.info("feed snapshots rebuilt", job=event.job_name, **report.counts())
+
+
+@scheduler_fn.on_schedule(schedule="every 5 minutes", **SCHEDULES)
 def rollupAnalytics(event: scheduler_fn.ScheduledEvent) -> None:
     """Fold new generation events and ledger entries into the analytics rollups."""
     from generations_live.adapters.config import settings

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from firebase_functions import logger
+
 from generations_live.adapters.deletion import AccountDeletionStore, StepResult
+from generations_live.adapters.feed_snapshots import FeedSnapshotStore
 from generations_live.domain import erasure
 from generations_live.domain.erasure import Progress, Step
 from generations_live.domain.errors import FailedPrecondition, NotFound
 from generations_live.domain.identity import Caller
 from generations_live.domain.lifecycle import Status
 from generations_live.domain.models import DeleteAccountDataRequest, UpdateGenerationStatusRequest
-from generations_live.services import tracking
+from generations_live.services import feed_snapshots, tracking
 
 # Cancels a deleted user's generations still processing, as a worker would.
 ACCOUNT_ERASER = Caller(
@@ -66,11 +69,14 @@ def delete_account_data(
     *,
     budget: Budget = CALL_BUDGET,
     clock: Callable[[], float] = time.monotonic,
+    feed: FeedSnapshotStore | None = None,
 ) -> dict[str, Any]:
     """Erase a user's data (the caller's own, or any user's for admins), as far as
     ``budget`` allows; answers where the deletion stands and what it has done.
 
-    Deleting a uid with no data is a success that writes nothing.
+    Deleting a uid with no data is a success that writes nothing. The call that
+    finishes a deletion waits for the ``feed`` snapshots to be rebuilt without
+    the user before it answers, so ``done`` means no snapshot shows them.
     """
     uid = erasure.deletion_target(caller, request.user_id)
     finished = _finished(store, uid)
@@ -86,6 +92,9 @@ def delete_account_data(
             recorded = Progress(counts=recorded.counts)
             store.advance(uid, recorded.step)
         progress = _run(store, uid, recorded, now, budget=budget, clock=clock)
+    if progress.done and feed is not None and not feed_snapshots.forget_user(feed, uid):
+        # The data is gone; the maintainer and its schedule will catch the snapshots up.
+        logger.warn("feed snapshots still show an erased user", uid=uid)
     return erasure.answer(uid, progress)
 
 
