@@ -276,3 +276,17 @@ def test_forgetting_a_user_leaves_no_snapshot_showing_them(db: firestore.Client)
 
     assert store.views_showing("erased") == []
     assert store.views_showing("kept")
+
+
+def test_a_task_naming_a_far_period_is_refused_before_it_writes(db: firestore.Client) -> None:
+    store = FeedSnapshotStore(db)
+    view = VIEWS_BY_ID["all"]
+    fields = feed_document(random.Random(2), 1)
+    change(db, "far-1", fields)
+    far = slot_of(datetime.now(UTC)) + 3600
+    # Stored, an hour's period would make every rebuild for an hour look overtaken.
+    assert feed_snapshots.rebuild_when_due(store, view, far) is False
+    assert stored_entries(db, view) is None
+    due = slot_of(datetime.now(UTC))
+    assert feed_snapshots.rebuild_when_due(store, view, due) is True
+    assert stored_entries(db, view) == expected_entries(store, view)

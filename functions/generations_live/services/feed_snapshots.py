@@ -195,13 +195,22 @@ def rebuild_when_due(
     sleep: Callable[[float], None] = _real_sleep,
 ) -> bool:
     """A claimed period's rebuild, run by its task: not before the period starts
-    (a task may be early); whether the snapshot was written."""
+    (a task may be early); whether the snapshot was written.
+
+    A task names the next period at most. One naming a later period is refused
+    before any read or write: stored, its period would make every rebuild until
+    then look overtaken, freezing the snapshot (only this backend enqueues, but
+    a forged or corrupted task must not be able to do that)."""
+    if slot > slot_of(clock()) + MAX_TASK_LEAD:
+        return False
     wait = (slot_start(slot) - clock()).total_seconds()
     if wait > 0:
         sleep(min(wait, PERIOD.total_seconds()))
     return store.build(view, slot)
 
 
+# How many periods ahead of now a rebuild task may name (it names the next one).
+MAX_TASK_LEAD = 2
 # How long an account deletion waits for the snapshots to forget the user.
 FORGET_BUDGET = timedelta(seconds=15)
 FORGET_POLL_S = 0.2
