@@ -47,9 +47,10 @@ from bench.start_latency import percentile
 from generations_live.adapters.collections import FEED_SNAPSHOTS
 from generations_live.adapters.feed_snapshots import FeedSnapshotStore
 from generations_live.adapters.generations import GenerationStore
-from generations_live.domain.feed_views import ALL_VIEWS, FeedView, snapshot_entries
+from generations_live.domain.feed_views import FeedView
 from harness.emulators import EmulatorSuite, emulator_suite
 from harness.history import finish_generation, start_generation
+from harness.state import unequal_feed_views
 
 # The view every design watches here: all generations, no filter.
 EVERYTHING = FeedView()
@@ -209,24 +210,10 @@ class Traffic:
         self._pool.shutdown(wait=True)
 
 
-def unequal_views(snapshots: FeedSnapshotStore, db: firestore.Client) -> list[str]:
-    """The views whose snapshot differs from what their query answers now."""
-    found = []
-    for view in ALL_VIEWS:
-        expected = snapshot_entries(
-            (doc.id, doc.to_dict() or {}) for doc in snapshots.query(view).stream()
-        )
-        stored = db.collection(FEED_SNAPSHOTS).document(view.id).get()
-        entries = list(stored.get("entries")) if stored.exists else []
-        if entries != expected:
-            found.append(view.id)
-    return found
-
-
-def settle(snapshots: FeedSnapshotStore, db: firestore.Client) -> tuple[float | None, list[str]]:
+def settle(db: firestore.Client) -> tuple[float | None, list[str]]:
     began = time.monotonic()
     while True:
-        unequal = unequal_views(snapshots, db)
+        unequal = unequal_feed_views(db)
         if not unequal:
             return time.monotonic() - began, []
         if time.monotonic() - began > SETTLE_DEADLINE_S:
@@ -256,7 +243,7 @@ def measure_level(suite: EmulatorSuite, rate: float, seconds: float, seed: int) 
     generations, changes = traffic.changes_until(began_wall + elapsed)
     poller.stop()
     traffic.drain()
-    settle_s, unequal = settle(snapshots, db)
+    settle_s, unequal = settle(db)
     seen = snapshot_viewer.first_seen
     freshness = [(seen[gid] - at) * 1000 for gid, at in traffic.started.items() if gid in seen]
     query_viewer.stop()

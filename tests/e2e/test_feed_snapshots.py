@@ -17,9 +17,10 @@ from google.cloud import firestore
 
 from generations_live.adapters.collections import FEED_SNAPSHOTS
 from generations_live.adapters.feed_snapshots import FeedSnapshotStore
-from generations_live.domain.feed_views import ALL_VIEWS, VIEWS_BY_ID, slot_of, snapshot_entries
+from generations_live.domain.feed_views import ALL_VIEWS, VIEWS_BY_ID, slot_of
 from harness.clients import AppUser, AuthEmulator, CallableClient, grant_each
 from harness.emulators import EmulatorSuite
+from harness.state import unequal_feed_views
 
 TYPES = ("image", "video", "audio", "text")
 STEPS = 45
@@ -44,19 +45,6 @@ class SnapshotWrites:
 
     def stop(self) -> None:
         self._watch.unsubscribe()
-
-
-def unequal_views(db: firestore.Client) -> list[str]:
-    store = FeedSnapshotStore(db)
-    unequal = []
-    for view in ALL_VIEWS:
-        expected = snapshot_entries(
-            (doc.id, doc.to_dict() or {}) for doc in store.query(view).stream()
-        )
-        stored = db.collection(FEED_SNAPSHOTS).document(view.id).get()
-        if (list(stored.get("entries")) if stored.exists else []) != expected:
-            unequal.append(view.id)
-    return unequal
 
 
 def difference(db: firestore.Client, view_id: str) -> str:
@@ -137,7 +125,7 @@ def test_every_snapshot_equals_its_query_after_random_callable_traffic(
     try:
         private_prompts = traffic(api, users, worker, admin, seed=19)
         deadline = time.monotonic() + SETTLE_DEADLINE_S
-        while unequal := unequal_views(feed_db):
+        while unequal := unequal_feed_views(feed_db):
             if time.monotonic() > deadline:
                 details = "\n".join(difference(feed_db, view_id) for view_id in unequal)
                 pytest.fail(

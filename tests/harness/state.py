@@ -14,8 +14,10 @@ from generations_live.adapters.collections import (
     REQUEST_CLAIMS,
     USER_GENERATIONS,
 )
+from generations_live.adapters.feed_snapshots import FeedSnapshotStore
 from generations_live.adapters.generations import GenerationStore
 from generations_live.adapters.rollups import RollupStore
+from generations_live.domain.feed_views import ALL_VIEWS, snapshot_entries
 from generations_live.services import billing, rollups
 
 # Invariants are checked over the days the tests write to (a run near
@@ -101,3 +103,17 @@ def invariant_violations(db: firestore.Client, *, with_rollups: bool = True) -> 
         if mismatched:
             violations["rollups"] = mismatched
     return violations
+
+
+def unequal_feed_views(db: firestore.Client) -> list[str]:
+    """The feed views whose snapshot differs from what their query answers now."""
+    store = FeedSnapshotStore(db)
+    unequal = []
+    for view in ALL_VIEWS:
+        expected = snapshot_entries(
+            (doc.id, doc.to_dict() or {}) for doc in store.query(view).stream()
+        )
+        stored = store.snapshot(view)
+        if (stored.entries if stored is not None else []) != expected:
+            unequal.append(view.id)
+    return unequal
